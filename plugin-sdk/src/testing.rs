@@ -1,0 +1,78 @@
+//! An in-memory host for unit tests of a plugin compiled natively.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use crate::{Host, HostApi, KvError, LogLevel};
+
+/// An in-memory [`HostApi`]: config and secrets you set, a key-value map, and
+/// the log lines the plugin wrote.
+#[derive(Debug, Default)]
+pub struct MockHost {
+    config: BTreeMap<String, String>,
+    secrets: BTreeMap<String, String>,
+    kv: RefCell<BTreeMap<String, Vec<u8>>>,
+    logs: RefCell<Vec<(LogLevel, String)>>,
+}
+
+impl MockHost {
+    /// An empty host.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets a config value.
+    pub fn with_config(mut self, key: &str, value: serde_json::Value) -> Self {
+        self.config.insert(key.to_owned(), value.to_string());
+        self
+    }
+
+    /// Sets a secret.
+    pub fn with_secret(mut self, name: &str, value: &str) -> Self {
+        self.secrets.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    /// The typed host handle to pass to the plugin.
+    pub fn host(&self) -> Host<'_> {
+        Host::new(self)
+    }
+
+    /// The log lines written so far.
+    pub fn logs(&self) -> Vec<(LogLevel, String)> {
+        self.logs.borrow().clone()
+    }
+
+    /// The key-value store's content.
+    pub fn kv(&self) -> BTreeMap<String, Vec<u8>> {
+        self.kv.borrow().clone()
+    }
+}
+
+impl HostApi for MockHost {
+    fn log(&self, level: LogLevel, message: &str) {
+        self.logs.borrow_mut().push((level, message.to_owned()));
+    }
+
+    fn config_get(&self, key: &str) -> Option<String> {
+        self.config.get(key).cloned()
+    }
+
+    fn secret_get(&self, name: &str) -> Option<String> {
+        self.secrets.get(name).cloned()
+    }
+
+    fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        Ok(self.kv.borrow().get(key).cloned())
+    }
+
+    fn kv_set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+        self.kv.borrow_mut().insert(key.to_owned(), value.to_vec());
+        Ok(())
+    }
+
+    fn kv_delete(&self, key: &str) -> Result<(), KvError> {
+        self.kv.borrow_mut().remove(key);
+        Ok(())
+    }
+}
