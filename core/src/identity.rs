@@ -88,14 +88,10 @@ impl Email {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..")
-            && domain
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+            && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-');
         let local_ok = !local.is_empty()
             && local.len() <= 64
-            && !local
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control() || c == '@');
+            && !local.chars().any(|c| c.is_whitespace() || c.is_control() || c == '@');
         if !domain_ok || !local_ok {
             return Err(invalid());
         }
@@ -155,11 +151,7 @@ pub struct IdentityKey {
 impl IdentityKey {
     /// Normalises a raw identifier. `namespace` prefixes channel user ids and
     /// CRM ids (`telegram:123`), so ids from different channels never collide.
-    pub fn normalize(
-        kind: IdentityKind,
-        raw: &str,
-        namespace: &str,
-    ) -> Result<Self, IdentityError> {
+    pub fn normalize(kind: IdentityKind, raw: &str, namespace: &str) -> Result<Self, IdentityError> {
         let value = match kind {
             IdentityKind::Email => Email::parse(raw)?.0,
             IdentityKind::Phone => PhoneE164::parse(raw)?.0,
@@ -182,10 +174,9 @@ impl IdentityKey {
     /// The value without the namespace prefix, as the channel knows it.
     pub fn channel_value(&self) -> &str {
         match self.kind {
-            IdentityKind::ChannelUser | IdentityKind::CrmId => self
-                .value
-                .split_once(':')
-                .map_or(self.value.as_str(), |(_, v)| v),
+            IdentityKind::ChannelUser | IdentityKind::CrmId => {
+                self.value.split_once(':').map_or(self.value.as_str(), |(_, v)| v)
+            }
             _ => &self.value,
         }
     }
@@ -200,10 +191,7 @@ impl fmt::Display for IdentityKey {
 fn opaque(kind: IdentityKind, raw: &str) -> Result<&str, IdentityError> {
     let value = raw.trim();
     if value.is_empty() {
-        return Err(IdentityError::Invalid {
-            kind,
-            reason: "empty",
-        });
+        return Err(IdentityError::Invalid { kind, reason: "empty" });
     }
     if value.len() > 256 {
         return Err(IdentityError::Invalid {
@@ -227,9 +215,7 @@ mod tests {
     #[test]
     fn email_lowercases_only_the_domain() {
         assert_eq!(
-            Email::parse("  Ann.Lee+shop@Example.COM ")
-                .unwrap()
-                .as_str(),
+            Email::parse("  Ann.Lee+shop@Example.COM ").unwrap().as_str(),
             "Ann.Lee+shop@example.com"
         );
         for bad in [
@@ -248,14 +234,8 @@ mod tests {
 
     #[test]
     fn phone_needs_international_form() {
-        assert_eq!(
-            PhoneE164::parse("+1 (415) 555-0100").unwrap().as_str(),
-            "+14155550100"
-        );
-        assert_eq!(
-            PhoneE164::parse("0044 20 7946 0958").unwrap().as_str(),
-            "+442079460958"
-        );
+        assert_eq!(PhoneE164::parse("+1 (415) 555-0100").unwrap().as_str(), "+14155550100");
+        assert_eq!(PhoneE164::parse("0044 20 7946 0958").unwrap().as_str(), "+442079460958");
         for bad in [
             "4155550100",
             "+1",

@@ -18,15 +18,14 @@ pub mod store;
 mod timestamp;
 
 pub use event::{
-    CallEvent, DeliveryUpdate, IdentityClaim, InboundEvent, InboundMessage, IngestBatch,
-    IngestReport, ProfileUpdate,
+    CallEvent, DeliveryUpdate, IdentityClaim, InboundEvent, InboundMessage, IngestBatch, IngestReport, ProfileUpdate,
 };
 pub use identity::{Email, IdentityError, IdentityKey, IdentityKind, PhoneE164};
 pub use ids::{ConnectorId, ConversationId, InvalidConnectorId, MessageId, PersonId};
 pub use kv::KvChanges;
 pub use model::{
-    Attachment, Conversation, ConversationDetail, ConversationStatus, Direction,
-    IdentityClaimRecord, Message, MessageKind, MessageStatus, Page, Person, PersonIdentity,
+    Attachment, Conversation, ConversationDetail, ConversationStatus, Direction, IdentityClaimRecord, Message,
+    MessageKind, MessageStatus, Page, Person, PersonIdentity,
 };
 pub use outbox::{NewOutbound, OutboxJob, SendOutcome};
 pub use store::{ConversationQuery, KvEntry, Store, StoreError, StoreOptions};

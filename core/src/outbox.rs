@@ -1,8 +1,6 @@
 //! Outbound messages waiting for the dispatcher, and what became of a send.
 
-use crate::{
-    Attachment, ConnectorId, ConversationId, IdentityKey, MessageId, MessageStatus, Timestamp,
-};
+use crate::{Attachment, ConnectorId, ConversationId, IdentityKey, MessageId, MessageStatus, Timestamp};
 
 /// An agent's reply to enqueue.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -30,18 +30,12 @@ impl Timestamp {
 
     /// This time plus a duration (saturating).
     pub fn plus(self, duration: std::time::Duration) -> Self {
-        Self(
-            self.0
-                .saturating_add(duration.as_millis().min(i64::MAX as u128) as i64),
-        )
+        Self(self.0.saturating_add(duration.as_millis().min(i64::MAX as u128) as i64))
     }
 
     /// This time minus a duration (saturating).
     pub fn minus(self, duration: std::time::Duration) -> Self {
-        Self(
-            self.0
-                .saturating_sub(duration.as_millis().min(i64::MAX as u128) as i64),
-        )
+        Self(self.0.saturating_sub(duration.as_millis().min(i64::MAX as u128) as i64))
     }
 
     /// RFC 3339 text with millisecond precision.
@@ -74,8 +68,7 @@ impl Serialize for Timestamp {
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        Self::parse_rfc3339(&text)
-            .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not an RFC 3339 time")))
+        Self::parse_rfc3339(&text).ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not an RFC 3339 time")))
     }
 }
 

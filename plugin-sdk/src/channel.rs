@@ -1,8 +1,7 @@
 //! The trait a channel connector implements.
 
 use crate::{
-    Host, Identity, Manifest, OutboundMessage, PluginError, PollBatch, Request, SendError,
-    SendReceipt, WebhookOutcome,
+    Host, Identity, Manifest, OutboundMessage, PluginError, PollBatch, Request, SendError, SendReceipt, WebhookOutcome,
 };
 
 /// A channel connector. The host creates a fresh instance for every call, so
@@ -15,18 +14,12 @@ pub trait Channel {
     fn handle_webhook(host: &Host, request: Request) -> Result<WebhookOutcome, PluginError>;
 
     /// Sends a message to a person at `recipient` on this channel.
-    fn send(
-        host: &Host,
-        message: OutboundMessage,
-        recipient: Identity,
-    ) -> Result<SendReceipt, SendError>;
+    fn send(host: &Host, message: OutboundMessage, recipient: Identity) -> Result<SendReceipt, SendError>;
 
     /// Fetches new events, for channels without webhooks. Only called when the
     /// manifest declares a poll interval.
     fn poll(host: &Host, cursor: Option<String>) -> Result<PollBatch, PluginError> {
         let _ = (host, cursor);
-        Err(PluginError::Unsupported(
-            "this connector does not poll".to_owned(),
-        ))
+        Err(PluginError::Unsupported("this connector does not poll".to_owned()))
     }
 }

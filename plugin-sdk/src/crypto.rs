@@ -33,21 +33,14 @@ mod tests {
     #[test]
     fn rfc4231_test_case_2() {
         let mac = hmac_sha256_hex(b"Jefe", b"what do ya want for nothing?");
-        assert_eq!(
-            mac,
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
+        assert_eq!(mac, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     }
 
     #[test]
     fn verification_rejects_wrong_and_malformed_signatures() {
         let good = hmac_sha256_hex(b"k", b"user-1");
         assert!(verify_hmac_sha256_hex(b"k", b"user-1", &good));
-        assert!(verify_hmac_sha256_hex(
-            b"k",
-            b"user-1",
-            &good.to_uppercase()
-        ));
+        assert!(verify_hmac_sha256_hex(b"k", b"user-1", &good.to_uppercase()));
         assert!(!verify_hmac_sha256_hex(b"k", b"user-2", &good));
         assert!(!verify_hmac_sha256_hex(b"k", b"user-1", "zz"));
         assert!(!verify_hmac_sha256_hex(b"k", b"user-1", &good[..10]));

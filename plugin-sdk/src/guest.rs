@@ -5,10 +5,9 @@
 use std::marker::PhantomData;
 
 use crate::{
-    Activity, ActivityKind, Attachment, CallDirection, CallRecord, Capabilities, Channel,
-    ChannelKind, ContactProfile, DeliveryState, DeliveryStatus, Event, Header, Host, HostApi,
-    Identity, IdentityKind, InboundMessage, KvError, LogLevel, Manifest, OutboundMessage,
-    PluginError, PollBatch, Request, Response, SendError, WebhookOutcome,
+    Activity, ActivityKind, Attachment, CallDirection, CallRecord, Capabilities, Channel, ChannelKind, ContactProfile,
+    DeliveryState, DeliveryStatus, Event, Header, Host, HostApi, Identity, IdentityKind, InboundMessage, KvError,
+    LogLevel, Manifest, OutboundMessage, PluginError, PollBatch, Request, Response, SendError, WebhookOutcome,
 };
 
 /// Raw bindings generated from `wit/`.
@@ -87,20 +86,13 @@ impl<T: Channel> bindings::exports::omni::plugin::connector::Guest for Adapter<T
             .map_err(plugin_error_to_wit)
     }
 
-    fn send(
-        message: wit::OutboundMessage,
-        recipient: wit::Identity,
-    ) -> Result<wit::SendReceipt, wit::SendError> {
+    fn send(message: wit::OutboundMessage, recipient: wit::Identity) -> Result<wit::SendReceipt, wit::SendError> {
         let host = Host::new(&WasmHost);
         let message = OutboundMessage {
             id: message.id,
             conversation_id: message.conversation_id,
             text: message.text,
-            attachments: message
-                .attachments
-                .into_iter()
-                .map(attachment_from_wit)
-                .collect(),
+            attachments: message.attachments.into_iter().map(attachment_from_wit).collect(),
             reply_to: message.reply_to,
             thread_id: message.thread_id,
         };
@@ -110,10 +102,7 @@ impl<T: Channel> bindings::exports::omni::plugin::connector::Guest for Adapter<T
                 state: state_to_wit(receipt.state),
             }),
             Err(SendError::Retryable { message, after_ms }) => {
-                Err(wit::SendError::Retryable(wit::RetryLater {
-                    message,
-                    after_ms,
-                }))
+                Err(wit::SendError::Retryable(wit::RetryLater { message, after_ms }))
             }
             Err(SendError::Permanent { message }) => Err(wit::SendError::Permanent(message)),
         }

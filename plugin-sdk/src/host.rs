@@ -106,9 +106,9 @@ impl<'a> Host<'a> {
     pub fn config<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, PluginError> {
         match self.api.config_get(key) {
             None => Ok(None),
-            Some(json) => serde_json::from_str(&json).map(Some).map_err(|e| {
-                PluginError::Internal(format!("config key `{key}` has an unexpected shape: {e}"))
-            }),
+            Some(json) => serde_json::from_str(&json)
+                .map(Some)
+                .map_err(|e| PluginError::Internal(format!("config key `{key}` has an unexpected shape: {e}"))),
         }
     }
 
@@ -141,9 +141,9 @@ impl<'a> Host<'a> {
     pub fn kv_get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, PluginError> {
         match self.api.kv_get(key)? {
             None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                PluginError::Internal(format!("kv key `{key}` holds unreadable JSON: {e}"))
-            }),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| PluginError::Internal(format!("kv key `{key}` holds unreadable JSON: {e}"))),
         }
     }
 

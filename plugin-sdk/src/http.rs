@@ -90,8 +90,7 @@ impl Request {
 
     /// Whether the method and path match.
     pub fn is(&self, method: &str, path: &str) -> bool {
-        self.method.eq_ignore_ascii_case(method)
-            && self.path.trim_end_matches('/') == path.trim_end_matches('/')
+        self.method.eq_ignore_ascii_case(method) && self.path.trim_end_matches('/') == path.trim_end_matches('/')
     }
 
     /// The body as UTF-8 text, or a `bad-request` error.
@@ -108,20 +107,15 @@ impl Request {
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
         let content_type = self.header("content-type").unwrap_or("");
         let essence = content_type.split(';').next().unwrap_or("").trim();
-        let is_json = essence.eq_ignore_ascii_case("application/json")
-            || essence.to_ascii_lowercase().ends_with("+json");
+        let is_json =
+            essence.eq_ignore_ascii_case("application/json") || essence.to_ascii_lowercase().ends_with("+json");
         if !is_json {
             return Err(PluginError::UnsupportedMediaType(format!(
                 "expected content-type application/json, got {:?}",
-                if content_type.is_empty() {
-                    "none"
-                } else {
-                    content_type
-                }
+                if content_type.is_empty() { "none" } else { content_type }
             )));
         }
-        serde_json::from_slice(&self.body)
-            .map_err(|e| PluginError::BadRequest(format!("invalid JSON body: {e}")))
+        serde_json::from_slice(&self.body).map_err(|e| PluginError::BadRequest(format!("invalid JSON body: {e}")))
     }
 }
 
@@ -176,9 +170,7 @@ impl Response {
 
     /// A body with an explicit content type and status 200.
     pub fn content(content_type: &str, body: impl Into<Vec<u8>>) -> Self {
-        Self::ok()
-            .with_header("content-type", content_type)
-            .with_body(body)
+        Self::ok().with_header("content-type", content_type).with_body(body)
     }
 
     /// Adds a header.
@@ -325,8 +317,7 @@ mod tests {
         let request = Request::post("/", "{}").with_header("Content-Type", "text/plain");
         let error = request.json::<serde_json::Value>().unwrap_err();
         assert_eq!(error.status(), 415);
-        let request = Request::post("/", "{}")
-            .with_header("content-type", "application/vnd.api+json; charset=utf-8");
+        let request = Request::post("/", "{}").with_header("content-type", "application/vnd.api+json; charset=utf-8");
         assert!(request.json::<serde_json::Value>().is_ok());
     }
 

@@ -61,8 +61,8 @@ mod guest;
 
 pub use channel::Channel;
 pub use event::{
-    Activity, ActivityKind, Attachment, CallDirection, CallRecord, ContactProfile, DeliveryState,
-    DeliveryStatus, Event, Identity, IdentityKind, InboundMessage,
+    Activity, ActivityKind, Attachment, CallDirection, CallRecord, ContactProfile, DeliveryState, DeliveryStatus,
+    Event, Identity, IdentityKind, InboundMessage,
 };
 pub use host::{Host, HostApi, KvError, LogLevel};
 pub use http::{Header, PluginError, Request, Response, WebhookOutcome};
@@ -76,9 +76,9 @@ pub const CONTRACT_VERSION: &str = "0.1.0";
 pub mod prelude {
     pub use crate::testing;
     pub use crate::{
-        Attachment, Channel, ChannelKind, DeliveryState, DeliveryStatus, Event, Host, Identity,
-        IdentityKind, InboundMessage, Manifest, OutboundMessage, PluginError, Request, Response,
-        SendError, SendReceipt, WebhookOutcome,
+        Attachment, Channel, ChannelKind, DeliveryState, DeliveryStatus, Event, Host, Identity, IdentityKind,
+        InboundMessage, Manifest, OutboundMessage, PluginError, Request, Response, SendError, SendReceipt,
+        WebhookOutcome,
     };
 }
 

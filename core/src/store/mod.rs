@@ -9,9 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::{
-    ConnectorId, Conversation, ConversationDetail, ConversationId, ConversationStatus, IngestBatch,
-    IngestReport, KvChanges, Message, NewOutbound, OutboxJob, Page, Person, PersonId, SendOutcome,
-    Timestamp,
+    ConnectorId, Conversation, ConversationDetail, ConversationId, ConversationStatus, IngestBatch, IngestReport,
+    KvChanges, Message, NewOutbound, OutboxJob, Page, Person, PersonId, SendOutcome, Timestamp,
 };
 
 pub mod sqlite;
@@ -98,46 +97,26 @@ pub trait Store: Send + Sync + 'static {
     async fn ingest(&self, batch: IngestBatch) -> Result<IngestReport, StoreError>;
 
     /// Reads a key of a connector's key-value store.
-    async fn kv_get(
-        &self,
-        connector: &ConnectorId,
-        key: &str,
-    ) -> Result<Option<KvEntry>, StoreError>;
+    async fn kv_get(&self, connector: &ConnectorId, key: &str) -> Result<Option<KvEntry>, StoreError>;
 
     /// Stores an outbound message as `queued` with its outbox row.
     async fn enqueue_outbound(&self, outbound: NewOutbound) -> Result<Message, StoreError>;
 
     /// Claims up to `limit` due outbox rows, at most one per conversation and
     /// always the oldest of its conversation, leased until `now + lease`.
-    async fn claim_outbox(
-        &self,
-        now: Timestamp,
-        lease: Duration,
-        limit: u32,
-    ) -> Result<Vec<OutboxJob>, StoreError>;
+    async fn claim_outbox(&self, now: Timestamp, lease: Duration, limit: u32) -> Result<Vec<OutboxJob>, StoreError>;
 
     /// Records the result of a send, with the plugin call's key-value changes.
-    async fn finish_outbox(
-        &self,
-        job: &OutboxJob,
-        outcome: SendOutcome,
-        kv: KvChanges,
-    ) -> Result<(), StoreError>;
+    async fn finish_outbox(&self, job: &OutboxJob, outcome: SendOutcome, kv: KvChanges) -> Result<(), StoreError>;
 
     /// When the next outbox row becomes due, if any is waiting.
     async fn next_outbox_due(&self) -> Result<Option<Timestamp>, StoreError>;
 
     /// Lists conversations, most recently active first.
-    async fn conversations(
-        &self,
-        query: ConversationQuery,
-    ) -> Result<Page<Conversation>, StoreError>;
+    async fn conversations(&self, query: ConversationQuery) -> Result<Page<Conversation>, StoreError>;
 
     /// One conversation with its messages.
-    async fn conversation(
-        &self,
-        id: ConversationId,
-    ) -> Result<Option<ConversationDetail>, StoreError>;
+    async fn conversation(&self, id: ConversationId) -> Result<Option<ConversationDetail>, StoreError>;
 
     /// One person with identities and claims.
     async fn person(&self, id: PersonId) -> Result<Option<Person>, StoreError>;
@@ -147,14 +126,9 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Opens the store a database URL names, creating and migrating it as needed.
-pub async fn open(
-    url: &str,
-    options: StoreOptions,
-) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+pub async fn open(url: &str, options: StoreOptions) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        Ok(std::sync::Arc::new(
-            sqlite::SqliteStore::open(url, options).await?,
-        ))
+        Ok(std::sync::Arc::new(sqlite::SqliteStore::open(url, options).await?))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_owned()))
     }

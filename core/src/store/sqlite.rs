@@ -10,18 +10,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Row, SqliteConnection};
 
 use super::{ConversationQuery, KvEntry, Store, StoreError, StoreOptions};
 use crate::{
-    Attachment, CallEvent, ConnectorId, Conversation, ConversationDetail, ConversationId,
-    ConversationStatus, DeliveryUpdate, Direction, IdentityClaim, IdentityClaimRecord, IdentityKey,
-    IdentityKind, InboundEvent, InboundMessage, IngestBatch, IngestReport, KvChanges, Message,
-    MessageId, MessageKind, MessageStatus, NewOutbound, OutboxJob, Page, Person, PersonId,
-    PersonIdentity, ProfileUpdate, SendOutcome, Timestamp,
+    Attachment, CallEvent, ConnectorId, Conversation, ConversationDetail, ConversationId, ConversationStatus,
+    DeliveryUpdate, Direction, IdentityClaim, IdentityClaimRecord, IdentityKey, IdentityKind, InboundEvent,
+    InboundMessage, IngestBatch, IngestReport, KvChanges, Message, MessageId, MessageKind, MessageStatus, NewOutbound,
+    OutboxJob, Page, Person, PersonId, PersonIdentity, ProfileUpdate, SendOutcome, Timestamp,
 };
 
 /// Largest page a listing returns.
@@ -83,12 +81,8 @@ impl Store for SqliteStore {
         };
         for event in &batch.events {
             match event {
-                InboundEvent::Message(message) => {
-                    ingest_message(&mut tx, &ctx, message, &mut report).await?
-                }
-                InboundEvent::Delivery(update) => {
-                    apply_delivery(&mut tx, &ctx, update, &mut report).await?
-                }
+                InboundEvent::Message(message) => ingest_message(&mut tx, &ctx, message, &mut report).await?,
+                InboundEvent::Delivery(update) => apply_delivery(&mut tx, &ctx, update, &mut report).await?,
                 InboundEvent::Profile(profile) => apply_profile(&mut tx, &ctx, profile).await?,
                 InboundEvent::Call(call) => ingest_call(&mut tx, &ctx, call, &mut report).await?,
             }
@@ -97,17 +91,12 @@ impl Store for SqliteStore {
         Ok(report)
     }
 
-    async fn kv_get(
-        &self,
-        connector: &ConnectorId,
-        key: &str,
-    ) -> Result<Option<KvEntry>, StoreError> {
-        let row =
-            sqlx::query("SELECT value, updated_at FROM kv WHERE connector_id = ? AND key = ?")
-                .bind(connector.as_str())
-                .bind(key)
-                .fetch_optional(&self.reader)
-                .await?;
+    async fn kv_get(&self, connector: &ConnectorId, key: &str) -> Result<Option<KvEntry>, StoreError> {
+        let row = sqlx::query("SELECT value, updated_at FROM kv WHERE connector_id = ? AND key = ?")
+            .bind(connector.as_str())
+            .bind(key)
+            .fetch_optional(&self.reader)
+            .await?;
         Ok(row.map(|row| KvEntry {
             value: row.get("value"),
             updated_at: Timestamp::from_millis(row.get("updated_at")),
@@ -120,9 +109,7 @@ impl Store for SqliteStore {
             .bind(outbound.conversation_id.to_string())
             .fetch_optional(&mut *tx)
             .await?
-            .ok_or_else(|| {
-                StoreError::NotFound(format!("conversation {}", outbound.conversation_id))
-            })?;
+            .ok_or_else(|| StoreError::NotFound(format!("conversation {}", outbound.conversation_id)))?;
         let person_id: String = conversation.get("person_id");
 
         // Reply where the person wrote last (on the requested connector, if any).
@@ -147,17 +134,16 @@ impl Store for SqliteStore {
         let channel: String = last_inbound.get("channel");
         let recipient_kind: String = last_inbound.get("kind");
         let recipient_value: String = last_inbound.get("value");
-        let identity_id: i64 =
-            sqlx::query_scalar("SELECT id FROM identities WHERE kind = ? AND value = ?")
-                .bind(&recipient_kind)
-                .bind(&recipient_value)
-                .fetch_one(&mut *tx)
-                .await?;
+        let identity_id: i64 = sqlx::query_scalar("SELECT id FROM identities WHERE kind = ? AND value = ?")
+            .bind(&recipient_kind)
+            .bind(&recipient_value)
+            .fetch_one(&mut *tx)
+            .await?;
 
         let now = Timestamp::now();
         let id = MessageId::new();
-        let attachments = serde_json::to_string(&outbound.attachments)
-            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let attachments =
+            serde_json::to_string(&outbound.attachments).map_err(|e| StoreError::Invalid(e.to_string()))?;
         sqlx::query(
             "INSERT INTO messages (id, conversation_id, person_id, connector_id, channel, direction, kind, identity_id,
                                    text, attachments, reply_to, thread_id, status, created_at, status_at)
@@ -202,12 +188,7 @@ impl Store for SqliteStore {
         Ok(message)
     }
 
-    async fn claim_outbox(
-        &self,
-        now: Timestamp,
-        lease: Duration,
-        limit: u32,
-    ) -> Result<Vec<OutboxJob>, StoreError> {
+    async fn claim_outbox(&self, now: Timestamp, lease: Duration, limit: u32) -> Result<Vec<OutboxJob>, StoreError> {
         let mut tx = self.begin().await?;
         let claimed = sqlx::query(
             "UPDATE outbox SET lease_until = ?, attempts = attempts + 1
@@ -229,12 +210,10 @@ impl Store for SqliteStore {
         let mut jobs = Vec::with_capacity(claimed.len());
         for row in claimed {
             let message_id: String = row.get("message_id");
-            let message = sqlx::query(
-                "SELECT text, attachments, reply_to, thread_id FROM messages WHERE id = ?",
-            )
-            .bind(&message_id)
-            .fetch_one(&mut *tx)
-            .await?;
+            let message = sqlx::query("SELECT text, attachments, reply_to, thread_id FROM messages WHERE id = ?")
+                .bind(&message_id)
+                .fetch_one(&mut *tx)
+                .await?;
             let kind: String = row.get("recipient_kind");
             jobs.push(OutboxJob {
                 id: row.get("id"),
@@ -242,10 +221,7 @@ impl Store for SqliteStore {
                 message_id: parse_id(&message_id)?,
                 conversation_id: parse_id(&row.get::<String, _>("conversation_id"))?,
                 connector: parse_connector(&row.get::<String, _>("connector_id"))?,
-                recipient: IdentityKey::from_normalized(
-                    parse_kind(&kind)?,
-                    row.get::<String, _>("recipient_value"),
-                ),
+                recipient: IdentityKey::from_normalized(parse_kind(&kind)?, row.get::<String, _>("recipient_value")),
                 text: message.get("text"),
                 attachments: parse_json(&message.get::<String, _>("attachments"))?,
                 reply_to: message.get("reply_to"),
@@ -256,41 +232,31 @@ impl Store for SqliteStore {
         Ok(jobs)
     }
 
-    async fn finish_outbox(
-        &self,
-        job: &OutboxJob,
-        outcome: SendOutcome,
-        kv: KvChanges,
-    ) -> Result<(), StoreError> {
+    async fn finish_outbox(&self, job: &OutboxJob, outcome: SendOutcome, kv: KvChanges) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         // The claim is ours only while nobody re-claimed the row.
-        let ours: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM outbox WHERE id = ? AND attempts = ? AND state = 'pending'",
-        )
-        .bind(job.id)
-        .bind(job.attempt as i64)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let ours: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM outbox WHERE id = ? AND attempts = ? AND state = 'pending'")
+                .bind(job.id)
+                .bind(job.attempt as i64)
+                .fetch_optional(&mut *tx)
+                .await?;
         if ours.is_none() {
             return Err(StoreError::LeaseLost(job.id));
         }
         check_and_apply_kv(&mut tx, &job.connector, &kv).await?;
         let now = Timestamp::now().as_millis();
         match outcome {
-            SendOutcome::Sent {
-                external_id,
-                status,
-            } => {
+            SendOutcome::Sent { external_id, status } => {
                 sqlx::query("DELETE FROM outbox WHERE id = ?")
                     .bind(job.id)
                     .execute(&mut *tx)
                     .await?;
                 // A receipt may already have moved the message further; keep the furthest status.
-                let current: String =
-                    sqlx::query_scalar("SELECT status FROM messages WHERE id = ?")
-                        .bind(job.message_id.to_string())
-                        .fetch_one(&mut *tx)
-                        .await?;
+                let current: String = sqlx::query_scalar("SELECT status FROM messages WHERE id = ?")
+                    .bind(job.message_id.to_string())
+                    .fetch_one(&mut *tx)
+                    .await?;
                 let current = parse_status(&current)?;
                 let status = if current.can_advance_to(status) {
                     status
@@ -322,14 +288,12 @@ impl Store for SqliteStore {
                     .bind(job.id)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query(
-                    "UPDATE messages SET status = 'failed', error = ?, status_at = ? WHERE id = ?",
-                )
-                .bind(&error)
-                .bind(now)
-                .bind(job.message_id.to_string())
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query("UPDATE messages SET status = 'failed', error = ?, status_at = ? WHERE id = ?")
+                    .bind(&error)
+                    .bind(now)
+                    .bind(job.message_id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
             }
         }
         tx.commit().await?;
@@ -345,10 +309,7 @@ impl Store for SqliteStore {
         Ok(due.map(Timestamp::from_millis))
     }
 
-    async fn conversations(
-        &self,
-        query: ConversationQuery,
-    ) -> Result<Page<Conversation>, StoreError> {
+    async fn conversations(&self, query: ConversationQuery) -> Result<Page<Conversation>, StoreError> {
         let limit = query.limit.clamp(1, MAX_PAGE);
         let cursor = match &query.cursor {
             None => None,
@@ -371,25 +332,17 @@ impl Store for SqliteStore {
         .bind(limit as i64 + 1)
         .fetch_all(&self.reader)
         .await?;
-        let mut items = rows
-            .iter()
-            .map(conversation_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut items = rows.iter().map(conversation_from_row).collect::<Result<Vec<_>, _>>()?;
         let next_cursor = if items.len() > limit as usize {
             items.truncate(limit as usize);
-            items
-                .last()
-                .map(|c| format!("{}_{}", c.updated_at.as_millis(), c.id))
+            items.last().map(|c| format!("{}_{}", c.updated_at.as_millis(), c.id))
         } else {
             None
         };
         Ok(Page { items, next_cursor })
     }
 
-    async fn conversation(
-        &self,
-        id: ConversationId,
-    ) -> Result<Option<ConversationDetail>, StoreError> {
+    async fn conversation(&self, id: ConversationId) -> Result<Option<ConversationDetail>, StoreError> {
         let Some(row) = sqlx::query("SELECT * FROM conversations WHERE id = ?")
             .bind(id.to_string())
             .fetch_optional(&self.reader)
@@ -407,14 +360,8 @@ impl Store for SqliteStore {
         .bind(MAX_CONVERSATION_MESSAGES)
         .fetch_all(&self.reader)
         .await?;
-        let messages = rows
-            .iter()
-            .map(message_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(ConversationDetail {
-            conversation,
-            messages,
-        }))
+        let messages = rows.iter().map(message_from_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(ConversationDetail { conversation, messages }))
     }
 
     async fn person(&self, id: PersonId) -> Result<Option<Person>, StoreError> {
@@ -425,38 +372,35 @@ impl Store for SqliteStore {
         else {
             return Ok(None);
         };
-        let identities =
-            sqlx::query("SELECT * FROM identities WHERE person_id = ? ORDER BY created_at, id")
-                .bind(id.to_string())
-                .fetch_all(&self.reader)
-                .await?
-                .iter()
-                .map(|r| {
-                    Ok(PersonIdentity {
-                        kind: parse_kind(&r.get::<String, _>("kind"))?,
-                        value: r.get("value"),
-                        verified: r.get("verified"),
-                        source: r.get("source"),
-                        created_at: Timestamp::from_millis(r.get("created_at")),
-                    })
+        let identities = sqlx::query("SELECT * FROM identities WHERE person_id = ? ORDER BY created_at, id")
+            .bind(id.to_string())
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(PersonIdentity {
+                    kind: parse_kind(&r.get::<String, _>("kind"))?,
+                    value: r.get("value"),
+                    verified: r.get("verified"),
+                    source: r.get("source"),
+                    created_at: Timestamp::from_millis(r.get("created_at")),
                 })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-        let claims = sqlx::query(
-            "SELECT * FROM identity_claims WHERE person_id = ? ORDER BY created_at, kind, value",
-        )
-        .bind(id.to_string())
-        .fetch_all(&self.reader)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(IdentityClaimRecord {
-                kind: parse_kind(&r.get::<String, _>("kind"))?,
-                value: r.get("value"),
-                source: r.get("source"),
-                created_at: Timestamp::from_millis(r.get("created_at")),
             })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let claims = sqlx::query("SELECT * FROM identity_claims WHERE person_id = ? ORDER BY created_at, kind, value")
+            .bind(id.to_string())
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(IdentityClaimRecord {
+                    kind: parse_kind(&r.get::<String, _>("kind"))?,
+                    value: r.get("value"),
+                    source: r.get("source"),
+                    created_at: Timestamp::from_millis(r.get("created_at")),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(Some(Person {
             id,
             display_name: row.get("display_name"),
@@ -486,12 +430,11 @@ async fn check_and_apply_kv(
     kv: &KvChanges,
 ) -> Result<(), StoreError> {
     for (key, seen) in &kv.reads {
-        let current: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT value FROM kv WHERE connector_id = ? AND key = ?")
-                .bind(connector.as_str())
-                .bind(key)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let current: Option<Vec<u8>> = sqlx::query_scalar("SELECT value FROM kv WHERE connector_id = ? AND key = ?")
+            .bind(connector.as_str())
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
         if &current != seen {
             return Err(StoreError::KvConflict {
                 connector: connector.clone(),
@@ -537,15 +480,13 @@ async fn ingest_message(
         return Ok(());
     }
     let now = Timestamp::now();
-    let (person_id, identity_id) =
-        resolve_person(tx, ctx.connector, &message.sender, &message.claims, now).await?;
+    let (person_id, identity_id) = resolve_person(tx, ctx.connector, &message.sender, &message.claims, now).await?;
     if let Some(name) = &message.display_name {
         set_display_name_if_missing(tx, person_id, name, now).await?;
     }
     let conversation_id = conversation_for(tx, ctx, person_id, now).await?;
     let id = MessageId::new();
-    let attachments = serde_json::to_string(&message.attachments)
-        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let attachments = serde_json::to_string(&message.attachments).map_err(|e| StoreError::Invalid(e.to_string()))?;
     sqlx::query(
         "INSERT INTO messages (id, conversation_id, person_id, connector_id, channel, direction, kind, identity_id, text,
                               attachments, external_id, thread_id, reply_to, status, sent_at, created_at, status_at)
@@ -641,11 +582,13 @@ async fn apply_delivery(
     update: &DeliveryUpdate,
     report: &mut IngestReport,
 ) -> Result<(), StoreError> {
-    let row = sqlx::query("SELECT id, status FROM messages WHERE connector_id = ? AND direction = 'outbound' AND external_id = ?")
-        .bind(ctx.connector.as_str())
-        .bind(&update.external_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let row = sqlx::query(
+        "SELECT id, status FROM messages WHERE connector_id = ? AND direction = 'outbound' AND external_id = ?",
+    )
+    .bind(ctx.connector.as_str())
+    .bind(&update.external_id)
+    .fetch_optional(&mut *tx)
+    .await?;
     let Some(row) = row else {
         tracing::debug!(connector = %ctx.connector, external_id = %update.external_id, "receipt for an unknown message");
         report.statuses_ignored += 1;
@@ -674,8 +617,7 @@ async fn apply_profile(
     profile: &ProfileUpdate,
 ) -> Result<(), StoreError> {
     let now = Timestamp::now();
-    let (person_id, _) =
-        resolve_person(tx, ctx.connector, &profile.subject, &profile.claims, now).await?;
+    let (person_id, _) = resolve_person(tx, ctx.connector, &profile.subject, &profile.claims, now).await?;
     if let Some(name) = &profile.display_name {
         set_display_name_if_missing(tx, person_id, name, now).await?;
     }
@@ -692,14 +634,13 @@ async fn external_id_exists(
         Direction::Inbound => "inbound",
         Direction::Outbound => "outbound",
     };
-    let found: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM messages WHERE connector_id = ? AND direction = ? AND external_id = ?",
-    )
-    .bind(connector.as_str())
-    .bind(direction)
-    .bind(external_id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM messages WHERE connector_id = ? AND direction = ? AND external_id = ?")
+            .bind(connector.as_str())
+            .bind(direction)
+            .bind(external_id)
+            .fetch_optional(&mut *tx)
+            .await?;
     Ok(found.is_some())
 }
 
@@ -738,9 +679,7 @@ async fn resolve_person(
             }
             id
         }
-        None => {
-            insert_identity(tx, person_id, &sender.key, sender.verified, connector, now).await?
-        }
+        None => insert_identity(tx, person_id, &sender.key, sender.verified, connector, now).await?,
     };
     for (claim, row) in verified_rows {
         match row {
@@ -757,14 +696,13 @@ async fn resolve_person(
         }
     }
     for claim in claims.iter().filter(|c| !c.verified) {
-        let owned: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM identities WHERE person_id = ? AND kind = ? AND value = ?",
-        )
-        .bind(person_id.to_string())
-        .bind(claim.key.kind.as_str())
-        .bind(&claim.key.value)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let owned: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM identities WHERE person_id = ? AND kind = ? AND value = ?")
+                .bind(person_id.to_string())
+                .bind(claim.key.kind.as_str())
+                .bind(&claim.key.value)
+                .fetch_optional(&mut *tx)
+                .await?;
         if owned.is_none() {
             sqlx::query(
                 "INSERT INTO identity_claims (person_id, kind, value, source, created_at) VALUES (?, ?, ?, ?, ?)
@@ -782,10 +720,7 @@ async fn resolve_person(
     Ok((person_id, sender_id))
 }
 
-async fn find_identity(
-    tx: &mut SqliteConnection,
-    key: &IdentityKey,
-) -> Result<Option<(i64, PersonId)>, StoreError> {
+async fn find_identity(tx: &mut SqliteConnection, key: &IdentityKey) -> Result<Option<(i64, PersonId)>, StoreError> {
     let row = sqlx::query("SELECT id, person_id FROM identities WHERE kind = ? AND value = ?")
         .bind(key.kind.as_str())
         .bind(&key.value)
@@ -849,14 +784,12 @@ async fn set_display_name_if_missing(
     name: &str,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE persons SET display_name = ?, updated_at = ? WHERE id = ? AND display_name IS NULL",
-    )
-    .bind(name)
-    .bind(now.as_millis())
-    .bind(person.to_string())
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query("UPDATE persons SET display_name = ?, updated_at = ? WHERE id = ? AND display_name IS NULL")
+        .bind(name)
+        .bind(now.as_millis())
+        .bind(person.to_string())
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 
@@ -959,17 +892,14 @@ fn message_from_row(row: &SqliteRow) -> Result<Message, StoreError> {
         external_id: row.get("external_id"),
         status: parse_status(&row.get::<String, _>("status"))?,
         error: row.get("error"),
-        sent_at: row
-            .get::<Option<i64>, _>("sent_at")
-            .map(Timestamp::from_millis),
+        sent_at: row.get::<Option<i64>, _>("sent_at").map(Timestamp::from_millis),
         created_at: Timestamp::from_millis(row.get("created_at")),
         status_at: Timestamp::from_millis(row.get("status_at")),
     })
 }
 
 fn parse_id<T: FromStr>(text: &str) -> Result<T, StoreError> {
-    text.parse()
-        .map_err(|_| StoreError::Corrupt(format!("id {text:?}")))
+    text.parse().map_err(|_| StoreError::Corrupt(format!("id {text:?}")))
 }
 
 fn parse_connector(text: &str) -> Result<ConnectorId, StoreError> {
@@ -981,8 +911,7 @@ fn parse_kind(text: &str) -> Result<IdentityKind, StoreError> {
 }
 
 fn parse_status(text: &str) -> Result<MessageStatus, StoreError> {
-    MessageStatus::parse(text)
-        .ok_or_else(|| StoreError::Corrupt(format!("message status {text:?}")))
+    MessageStatus::parse(text).ok_or_else(|| StoreError::Corrupt(format!("message status {text:?}")))
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {

@@ -56,12 +56,8 @@ mod tests {
 
     #[test]
     fn allowed_origin_gets_cors_headers() {
-        let mock = testing::MockHost::new().with_config(
-            "allowed_origins",
-            serde_json::json!(["https://shop.example"]),
-        );
-        let request =
-            Request::new("OPTIONS", "/messages").with_header("origin", "https://shop.example");
+        let mock = testing::MockHost::new().with_config("allowed_origins", serde_json::json!(["https://shop.example"]));
+        let request = Request::new("OPTIONS", "/messages").with_header("origin", "https://shop.example");
         let outcome = Webchat::handle_webhook(&mock.host(), request).unwrap();
         assert_eq!(outcome.response.status, 204);
         assert_eq!(
@@ -69,8 +65,7 @@ mod tests {
             Some("https://shop.example")
         );
 
-        let request =
-            Request::new("OPTIONS", "/messages").with_header("origin", "https://evil.example");
+        let request = Request::new("OPTIONS", "/messages").with_header("origin", "https://evil.example");
         let outcome = Webchat::handle_webhook(&mock.host(), request).unwrap();
         assert_eq!(outcome.response.header("access-control-allow-origin"), None);
     }

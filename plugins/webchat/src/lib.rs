@@ -90,11 +90,7 @@ impl Channel for Webchat {
         Ok(cors.apply(outcome))
     }
 
-    fn send(
-        host: &Host,
-        message: OutboundMessage,
-        recipient: Identity,
-    ) -> Result<SendReceipt, SendError> {
+    fn send(host: &Host, message: OutboundMessage, recipient: Identity) -> Result<SendReceipt, SendError> {
         mailbox::deliver(host, message, recipient)
     }
 }
@@ -143,10 +139,7 @@ mod tests {
         assert_eq!(manifest.id, "webchat");
         assert_eq!(manifest.kind, ChannelKind::Webchat);
         assert!(manifest.capabilities.kv);
-        assert_eq!(
-            manifest.capabilities.secrets,
-            vec![IDENTITY_SECRET.to_owned()]
-        );
+        assert_eq!(manifest.capabilities.secrets, vec![IDENTITY_SECRET.to_owned()]);
         let schema: serde_json::Value = serde_json::from_str(&manifest.config_schema).unwrap();
         assert_eq!(schema["type"], "object");
     }
@@ -165,8 +158,7 @@ mod tests {
         let mock = testing::MockHost::new();
         let err = Webchat::handle_webhook(&mock.host(), Request::get("/nope")).unwrap_err();
         assert_eq!(err.status(), 404);
-        let err =
-            Webchat::handle_webhook(&mock.host(), Request::new("DELETE", "/messages")).unwrap_err();
+        let err = Webchat::handle_webhook(&mock.host(), Request::new("DELETE", "/messages")).unwrap_err();
         assert_eq!(err.status(), 405);
     }
 }

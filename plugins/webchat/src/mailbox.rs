@@ -55,15 +55,13 @@ pub fn poll(host: &Host, request: &Request) -> Result<WebhookOutcome, PluginErro
         .query_param("visitor_id")
         .ok_or_else(|| PluginError::bad_request("the `visitor_id` query parameter is required"))?;
     if visitor_id.is_empty() || visitor_id.len() > 128 {
-        return Err(PluginError::bad_request(
-            "`visitor_id` must be 1 to 128 characters",
-        ));
+        return Err(PluginError::bad_request("`visitor_id` must be 1 to 128 characters"));
     }
     let after = match request.query_param("after") {
         None => 0,
-        Some(raw) => raw.parse::<u64>().map_err(|_| {
-            PluginError::bad_request(format!("`after` must be a sequence number, got {raw:?}"))
-        })?,
+        Some(raw) => raw
+            .parse::<u64>()
+            .map_err(|_| PluginError::bad_request(format!("`after` must be a sequence number, got {raw:?}")))?,
     };
 
     let key = key(&visitor_id);
@@ -72,8 +70,7 @@ pub fn poll(host: &Host, request: &Request) -> Result<WebhookOutcome, PluginErro
     let before = mailbox.items.len();
     let now = crate::now_ms();
 
-    let (acknowledged, unread): (Vec<_>, Vec<_>) =
-        mailbox.items.drain(..).partition(|item| item.seq <= after);
+    let (acknowledged, unread): (Vec<_>, Vec<_>) = mailbox.items.drain(..).partition(|item| item.seq <= after);
     mailbox.items = unread;
     for item in acknowledged {
         events.push(status(&item.id, DeliveryState::Read, now));
@@ -92,18 +89,14 @@ pub fn poll(host: &Host, request: &Request) -> Result<WebhookOutcome, PluginErro
         host.kv_set_json(&key, &mailbox)?;
     }
 
-    let cursor = mailbox
-        .items
-        .last()
-        .map_or(after, |item| item.seq.max(after));
+    let cursor = mailbox.items.last().map_or(after, |item| item.seq.max(after));
     let messages: Vec<_> = mailbox
         .items
         .iter()
         .map(|item| serde_json::json!({ "seq": item.seq, "id": item.id, "text": item.text, "sent_at": item.sent_at }))
         .collect();
     let body = serde_json::json!({ "messages": messages, "cursor": cursor });
-    let mut outcome =
-        WebhookOutcome::new(Response::json(200, &body).with_header("cache-control", "no-store"));
+    let mut outcome = WebhookOutcome::new(Response::json(200, &body).with_header("cache-control", "no-store"));
     outcome.events = events;
     Ok(outcome)
 }
@@ -115,11 +108,7 @@ fn status(id: &str, state: DeliveryState, at: i64) -> Event {
 }
 
 /// Leaves an agent reply in the visitor's mailbox.
-pub fn deliver(
-    host: &Host,
-    message: OutboundMessage,
-    recipient: Identity,
-) -> Result<SendReceipt, SendError> {
+pub fn deliver(host: &Host, message: OutboundMessage, recipient: Identity) -> Result<SendReceipt, SendError> {
     if recipient.kind != IdentityKind::ChannelUser {
         return Err(SendError::permanent(format!(
             "web chat reaches visitors by their visitor id, not by {:?}",
@@ -128,22 +117,15 @@ pub fn deliver(
     }
     let key = key(&recipient.value);
     let kv_failure = |e: PluginError| SendError::retryable(e.to_string());
-    let mut mailbox: Mailbox = host
-        .kv_get_json(&key)
-        .map_err(kv_failure)?
-        .unwrap_or_default();
+    let mut mailbox: Mailbox = host.kv_get_json(&key).map_err(kv_failure)?.unwrap_or_default();
 
     // A retried send must not show the reply twice.
-    if mailbox.items.iter().any(|item| item.id == message.id)
-        || mailbox.recent.contains(&message.id)
-    {
+    if mailbox.items.iter().any(|item| item.id == message.id) || mailbox.recent.contains(&message.id) {
         return Ok(SendReceipt::sent(message.id));
     }
     if mailbox.items.len() >= MAX_UNREAD {
         return Err(SendError::Retryable {
-            message: format!(
-                "the visitor has {MAX_UNREAD} unread replies; waiting for the widget to fetch them"
-            ),
+            message: format!("the visitor has {MAX_UNREAD} unread replies; waiting for the widget to fetch them"),
             after_ms: Some(60_000),
         });
     }
@@ -172,12 +154,8 @@ mod tests {
     use crate::Webchat;
 
     fn poll_body(mock: &testing::MockHost, query: &str) -> (serde_json::Value, Vec<Event>) {
-        let outcome =
-            Webchat::handle_webhook(&mock.host(), Request::get(&format!("/poll?{query}"))).unwrap();
-        (
-            serde_json::from_slice(&outcome.response.body).unwrap(),
-            outcome.events,
-        )
+        let outcome = Webchat::handle_webhook(&mock.host(), Request::get(&format!("/poll?{query}"))).unwrap();
+        (serde_json::from_slice(&outcome.response.body).unwrap(), outcome.events)
     }
 
     fn send(mock: &testing::MockHost, id: &str, text: &str) -> Result<SendReceipt, SendError> {
@@ -207,10 +185,7 @@ mod tests {
             .collect();
         assert_eq!(
             delivered,
-            vec![
-                ("r-1", DeliveryState::Delivered),
-                ("r-2", DeliveryState::Delivered)
-            ]
+            vec![("r-1", DeliveryState::Delivered), ("r-2", DeliveryState::Delivered)]
         );
 
         // Polling again without acknowledging reports nothing new.
@@ -246,10 +221,7 @@ mod tests {
         for i in 0..MAX_UNREAD {
             send(&mock, &format!("r-{i}"), "x").unwrap();
         }
-        assert!(matches!(
-            send(&mock, "r-x", "x"),
-            Err(SendError::Retryable { .. })
-        ));
+        assert!(matches!(send(&mock, "r-x", "x"), Err(SendError::Retryable { .. })));
     }
 
     #[test]
@@ -269,8 +241,7 @@ mod tests {
         let mock = testing::MockHost::new();
         let err = Webchat::handle_webhook(&mock.host(), Request::get("/poll")).unwrap_err();
         assert_eq!(err.status(), 400);
-        let err = Webchat::handle_webhook(&mock.host(), Request::get("/poll?visitor_id=v&after=x"))
-            .unwrap_err();
+        let err = Webchat::handle_webhook(&mock.host(), Request::get("/poll?visitor_id=v&after=x")).unwrap_err();
         assert!(err.message().contains("after"));
     }
 }

@@ -54,12 +54,7 @@ pub fn receive(host: &Host, request: &Request) -> Result<WebhookOutcome, PluginE
     for claim in verified_claims(host, &message)? {
         event = event.with_claim(claim);
     }
-    if let Some(name) = message
-        .name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-    {
+    if let Some(name) = message.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
         event = event.with_display_name(name.chars().take(200).collect::<String>());
     }
 
@@ -85,11 +80,7 @@ fn check_id(field: &str, value: &str) -> Result<(), PluginError> {
 /// The identities the visitor states, verified when the signature proves them.
 fn verified_claims(host: &Host, message: &VisitorMessage) -> Result<Vec<Identity>, PluginError> {
     let user_id = message.user_id.as_deref().filter(|s| !s.is_empty());
-    let email = message
-        .email
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
+    let email = message.email.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let require_signed: bool = host.config_or("require_signed_users", false)?;
     let secret = host.secret(IDENTITY_SECRET);
 
@@ -109,9 +100,7 @@ fn verified_claims(host: &Host, message: &VisitorMessage) -> Result<Vec<Identity
             true
         }
         (Some(_), None) => {
-            return Err(PluginError::bad_request(
-                "user_hash given without user_id or email",
-            ));
+            return Err(PluginError::bad_request("user_hash given without user_id or email"));
         }
         (None, Some(_)) if user_id.is_some() && (require_signed || secret.is_some()) => {
             return Err(PluginError::unauthorized(
@@ -124,11 +113,7 @@ fn verified_claims(host: &Host, message: &VisitorMessage) -> Result<Vec<Identity
     let mut claims = Vec::new();
     if let Some(id) = user_id {
         let identity = Identity::external_id(id);
-        claims.push(if verified {
-            identity.verified()
-        } else {
-            identity
-        });
+        claims.push(if verified { identity.verified() } else { identity });
     }
     if let Some(email) = email {
         let identity = Identity::email(email);
@@ -163,8 +148,7 @@ mod tests {
     #[test]
     fn anonymous_visitor_message_becomes_an_event() {
         let mock = testing::MockHost::new();
-        let body =
-            json!({"visitor_id": "v-1", "message_id": "m-1", "text": "  hello  ", "name": "Ann"});
+        let body = json!({"visitor_id": "v-1", "message_id": "m-1", "text": "  hello  ", "name": "Ann"});
         let outcome = Webchat::handle_webhook(&mock.host(), post(body)).unwrap();
         assert_eq!(outcome.response.status, 202);
         let m = message(&outcome);
@@ -223,8 +207,7 @@ mod tests {
     #[test]
     fn unsigned_user_id_is_refused_when_a_secret_is_configured() {
         let mock = testing::MockHost::new().with_secret(IDENTITY_SECRET, "s3cret");
-        let body =
-            json!({"visitor_id": "v-1", "message_id": "m-1", "text": "hi", "user_id": "user-42"});
+        let body = json!({"visitor_id": "v-1", "message_id": "m-1", "text": "hi", "user_id": "user-42"});
         let err = Webchat::handle_webhook(&mock.host(), post(body)).unwrap_err();
         assert_eq!(err.status(), 401);
     }
@@ -232,13 +215,9 @@ mod tests {
     #[test]
     fn unsigned_user_id_without_secret_is_an_unverified_claim() {
         let mock = testing::MockHost::new();
-        let body =
-            json!({"visitor_id": "v-1", "message_id": "m-1", "text": "hi", "user_id": "user-42"});
+        let body = json!({"visitor_id": "v-1", "message_id": "m-1", "text": "hi", "user_id": "user-42"});
         let outcome = Webchat::handle_webhook(&mock.host(), post(body)).unwrap();
-        assert_eq!(
-            message(&outcome).claims,
-            vec![Identity::external_id("user-42")]
-        );
+        assert_eq!(message(&outcome).claims, vec![Identity::external_id("user-42")]);
     }
 
     #[test]
@@ -258,29 +237,21 @@ mod tests {
                 json!({"visitor_id": "v-1", "message_id": "m-1", "text": "   "}),
                 "empty",
             ),
-            (
-                json!({"visitor_id": "v-1", "message_id": "m-1", "text": 5}),
-                "string",
-            ),
+            (json!({"visitor_id": "v-1", "message_id": "m-1", "text": 5}), "string"),
         ];
         for (body, needle) in cases {
             let err = Webchat::handle_webhook(&mock.host(), post(body.clone())).unwrap_err();
             assert_eq!(err.status(), 400, "{body}");
             assert!(err.message().contains(needle), "{body}: {err}");
         }
-        let not_json =
-            Request::post("/messages", "hello").with_header("content-type", "application/json");
+        let not_json = Request::post("/messages", "hello").with_header("content-type", "application/json");
         assert_eq!(
-            Webchat::handle_webhook(&mock.host(), not_json)
-                .unwrap_err()
-                .status(),
+            Webchat::handle_webhook(&mock.host(), not_json).unwrap_err().status(),
             400
         );
         let wrong_type = Request::post("/messages", "{}").with_header("content-type", "text/plain");
         assert_eq!(
-            Webchat::handle_webhook(&mock.host(), wrong_type)
-                .unwrap_err()
-                .status(),
+            Webchat::handle_webhook(&mock.host(), wrong_type).unwrap_err().status(),
             415
         );
     }

@@ -64,10 +64,7 @@ fn batch(events: Vec<InboundEvent>) -> IngestBatch {
 }
 
 async fn ingest(store: &SqliteStore, m: InboundMessage) -> IngestReport {
-    store
-        .ingest(batch(vec![InboundEvent::Message(m)]))
-        .await
-        .unwrap()
+    store.ingest(batch(vec![InboundEvent::Message(m)])).await.unwrap()
 }
 
 async fn only_conversation(store: &SqliteStore) -> ConversationDetail {
@@ -98,12 +95,7 @@ async fn a_message_creates_person_identity_conversation() {
     assert_eq!(detail.messages[0].direction, Direction::Inbound);
     assert_eq!(detail.messages[0].status, MessageStatus::Received);
 
-    let person = t
-        .store
-        .person(detail.conversation.person_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let person = t.store.person(detail.conversation.person_id).await.unwrap().unwrap();
     assert_eq!(person.display_name.as_deref(), Some("Ann"));
     assert_eq!(person.identities.len(), 1);
     assert_eq!(person.identities[0].value, "webchat:v1");
@@ -163,12 +155,7 @@ async fn a_verified_claim_finds_the_existing_person() {
 
     let detail = only_conversation(&t.store).await;
     assert_eq!(detail.messages.len(), 2);
-    let person = t
-        .store
-        .person(detail.conversation.person_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let person = t.store.person(detail.conversation.person_id).await.unwrap().unwrap();
     let values: Vec<_> = person.identities.iter().map(|i| i.value.as_str()).collect();
     assert_eq!(values, ["webchat:v1", "user-42", "webchat:v2"]);
 }
@@ -192,11 +179,7 @@ async fn an_unverified_claim_never_links_persons() {
         .await
         .unwrap();
     assert_eq!(page.items.len(), 2);
-    let impostor = page
-        .items
-        .iter()
-        .find(|c| c.id != page.items[1].id)
-        .unwrap();
+    let impostor = page.items.iter().find(|c| c.id != page.items[1].id).unwrap();
     let person = t.store.person(impostor.person_id).await.unwrap().unwrap();
     assert_eq!(person.identities.len(), 1);
     assert_eq!(person.claims.len(), 1);
@@ -219,16 +202,8 @@ async fn replies_go_out_in_order_and_receipts_move_them_forward() {
     assert_eq!(first.status, MessageStatus::Queued);
 
     let now = Timestamp::now();
-    let jobs = t
-        .store
-        .claim_outbox(now, Duration::from_secs(30), 10)
-        .await
-        .unwrap();
-    assert_eq!(
-        jobs.len(),
-        1,
-        "only the oldest of a conversation is claimed"
-    );
+    let jobs = t.store.claim_outbox(now, Duration::from_secs(30), 10).await.unwrap();
+    assert_eq!(jobs.len(), 1, "only the oldest of a conversation is claimed");
     assert_eq!(jobs[0].message_id, first.id);
     assert_eq!(jobs[0].recipient.value, "webchat:v1");
     assert_eq!(jobs[0].reply_to.as_deref(), Some("v1/m1"));
@@ -249,11 +224,7 @@ async fn replies_go_out_in_order_and_receipts_move_them_forward() {
         .finish_outbox(&jobs[0], sent, KvChanges::default())
         .await
         .unwrap();
-    let jobs = t
-        .store
-        .claim_outbox(now, Duration::from_secs(30), 10)
-        .await
-        .unwrap();
+    let jobs = t.store.claim_outbox(now, Duration::from_secs(30), 10).await.unwrap();
     assert_eq!(jobs[0].message_id, second.id);
 
     let receipt = DeliveryUpdate {
@@ -272,15 +243,8 @@ async fn replies_go_out_in_order_and_receipts_move_them_forward() {
         status: MessageStatus::Delivered,
         ..receipt
     };
-    let report = t
-        .store
-        .ingest(batch(vec![InboundEvent::Delivery(late)]))
-        .await
-        .unwrap();
-    assert_eq!(
-        report.statuses_ignored, 1,
-        "a late 'delivered' must not undo 'read'"
-    );
+    let report = t.store.ingest(batch(vec![InboundEvent::Delivery(late)])).await.unwrap();
+    assert_eq!(report.statuses_ignored, 1, "a late 'delivered' must not undo 'read'");
 
     let messages = only_conversation(&t.store).await.messages;
     assert_eq!(messages[1].status, MessageStatus::Read);
@@ -321,15 +285,10 @@ async fn an_expired_lease_is_claimed_again_and_the_stale_attempt_cannot_finish()
         status: MessageStatus::Sent,
     };
     assert!(matches!(
-        t.store
-            .finish_outbox(&stale, sent.clone(), KvChanges::default())
-            .await,
+        t.store.finish_outbox(&stale, sent.clone(), KvChanges::default()).await,
         Err(StoreError::LeaseLost(_))
     ));
-    t.store
-        .finish_outbox(&fresh, sent, KvChanges::default())
-        .await
-        .unwrap();
+    t.store.finish_outbox(&fresh, sent, KvChanges::default()).await.unwrap();
 }
 
 #[tokio::test]
@@ -439,15 +398,7 @@ async fn kv_writes_apply_only_if_what_was_read_is_unchanged() {
         })
         .await
         .unwrap();
-    assert_eq!(
-        t.store
-            .kv_get(&webchat(), "k")
-            .await
-            .unwrap()
-            .unwrap()
-            .value,
-        b"1"
-    );
+    assert_eq!(t.store.kv_get(&webchat(), "k").await.unwrap().unwrap().value, b"1");
 
     // A second call that also saw the key absent lost the race.
     let err = t
@@ -486,20 +437,8 @@ async fn a_failed_batch_stores_nothing() {
     let t = open().await;
     let mut kv = KvChanges::default();
     kv.reads.insert("k".into(), Some(b"never written".to_vec()));
-    let events = vec![InboundEvent::Message(message(
-        "v1/m1",
-        visitor("v1"),
-        "hello",
-    ))];
-    assert!(
-        t.store
-            .ingest(IngestBatch {
-                kv,
-                ..batch(events)
-            })
-            .await
-            .is_err()
-    );
+    let events = vec![InboundEvent::Message(message("v1/m1", visitor("v1"), "hello"))];
+    assert!(t.store.ingest(IngestBatch { kv, ..batch(events) }).await.is_err());
     let page = t
         .store
         .conversations(ConversationQuery {
@@ -515,11 +454,7 @@ async fn a_failed_batch_stores_nothing() {
 async fn listings_page_with_cursors() {
     let t = open().await;
     for i in 0..5 {
-        ingest(
-            &t.store,
-            message(&format!("v{i}/m"), visitor(&format!("v{i}")), "hi"),
-        )
-        .await;
+        ingest(&t.store, message(&format!("v{i}/m"), visitor(&format!("v{i}")), "hi")).await;
     }
     let mut seen = Vec::new();
     let mut cursor = None;
@@ -571,10 +506,7 @@ async fn call_records_land_on_the_timeline_and_update_in_place() {
         .await
         .unwrap();
     t.store
-        .ingest(batch(vec![InboundEvent::Call(call(
-            "completed",
-            Some(61_000),
-        ))]))
+        .ingest(batch(vec![InboundEvent::Call(call("completed", Some(61_000)))]))
         .await
         .unwrap();
     let messages = only_conversation(&t.store).await.messages;

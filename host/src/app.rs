@@ -1,0 +1,183 @@
+//! Assembles a running host from a config: store, runtime, connectors,
+//! dispatcher and HTTP server.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use omni_core::{Store, StoreError, StoreOptions};
+use tokio::sync::Notify;
+
+use crate::config::{Config, ConfigError};
+use crate::connector::{Connector, Registry};
+use crate::dispatch::Dispatcher;
+use crate::http::{self, AppInner, AppState};
+use crate::runtime::{CacheOutcome, EngineOptions, LoadError, Runtime};
+use crate::shutdown::{self, Shutdown};
+
+/// Why the host could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The config is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A plugin could not be loaded.
+    #[error(transparent)]
+    Plugin(#[from] LoadError),
+    /// The database could not be opened or migrated.
+    #[error("cannot open the store: {0}")]
+    Store(#[from] StoreError),
+    /// A file or socket operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was attempted.
+        what: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// A host with its plugins loaded, ready to serve.
+pub struct App {
+    /// Shared handler state.
+    pub state: AppState,
+    /// The plugin runtime (kept alive for its epoch thread).
+    pub runtime: Arc<Runtime>,
+    config: Config,
+}
+
+/// How start-up went, for logs and the cold-start benchmark.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StartReport {
+    /// Plugins loaded from the precompiled cache.
+    pub cache_hits: usize,
+    /// Plugins compiled.
+    pub compiled: usize,
+}
+
+/// Opens the store the config names, creating the data directory.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+    std::fs::create_dir_all(&config.storage.data_dir).map_err(|source| StartError::Io {
+        what: format!("cannot create the data directory {}", config.storage.data_dir.display()),
+        source,
+    })?;
+    let options = StoreOptions {
+        conversation_window: config.conversation_window,
+    };
+    Ok(omni_core::store::open(&config.storage.database_url, options).await?)
+}
+
+/// Creates the runtime sized for the config's plugins.
+pub fn runtime_for(config: &Config) -> Result<Runtime, LoadError> {
+    let max_memory_bytes = config
+        .plugins
+        .iter()
+        .map(|p| p.limits.memory_bytes)
+        .max()
+        .unwrap_or(EngineOptions::default().max_memory_bytes);
+    let options = EngineOptions {
+        max_memory_bytes,
+        ..EngineOptions::default()
+    };
+    Runtime::new(options, Some(config.storage.cache_dir()))
+}
+
+impl App {
+    /// Opens the store and loads every configured plugin.
+    pub async fn build(config: Config) -> Result<(Self, StartReport), StartError> {
+        let store = open_store(&config).await?;
+        let runtime = Arc::new(runtime_for(&config)?);
+        let registry = Arc::new(Registry::new());
+        let mut report = StartReport::default();
+        for (index, plugin) in config.plugins.iter().enumerate() {
+            let (channel, load) = runtime.load_channel(plugin, index, Some(store.clone())).await?;
+            match load.cache {
+                CacheOutcome::Hit => report.cache_hits += 1,
+                CacheOutcome::Miss | CacheOutcome::Uncached => report.compiled += 1,
+            }
+            tracing::info!(
+                connector = %plugin.id,
+                plugin = %channel.manifest().id,
+                version = %channel.manifest().version,
+                channel = %channel.manifest().channel,
+                cache = ?load.cache,
+                elapsed_ms = load.elapsed.as_millis() as u64,
+                "connector loaded"
+            );
+            registry.insert(Arc::new(channel));
+        }
+        let state = Arc::new(AppInner {
+            store,
+            registry,
+            outbox: Arc::new(Notify::new()),
+            tokens: config.api_tokens.clone(),
+            max_body_bytes: config.server.max_body_bytes,
+        });
+        Ok((Self { state, runtime, config }, report))
+    }
+
+    /// Serves HTTP and dispatches replies until `stop` resolves.
+    pub async fn serve(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+        let listener = tokio::net::TcpListener::bind(self.config.server.listen)
+            .await
+            .map_err(|source| StartError::Io {
+                what: format!("cannot listen on {}", self.config.server.listen),
+                source,
+            })?;
+        let address = listener.local_addr().map_err(|source| StartError::Io {
+            what: "cannot read the listening address".into(),
+            source,
+        })?;
+        let (trigger, shutdown): (_, Shutdown) = shutdown::channel();
+        let dispatcher = Dispatcher::new(
+            self.state.store.clone(),
+            self.state.registry.clone(),
+            self.config.delivery.clone(),
+            self.state.outbox.clone(),
+        );
+        let dispatching = tokio::spawn(dispatcher.run(shutdown));
+        tracing::info!(%address, connectors = self.state.registry.ids().len(), "omni is listening");
+        let router = http::router(self.state.clone());
+        let served = axum::serve(listener, router).with_graceful_shutdown(stop).await;
+        trigger.trigger();
+        let _ = dispatching.await;
+        served.map_err(|source| StartError::Io {
+            what: "the HTTP server failed".into(),
+            source,
+        })
+    }
+}
+
+/// Loads the config, starts everything and serves until Ctrl-C or SIGTERM.
+pub async fn run(config: Config) -> Result<(), StartError> {
+    let started = Instant::now();
+    let (app, report) = App::build(config).await?;
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        cache_hits = report.cache_hits,
+        compiled = report.compiled,
+        "start-up complete"
+    );
+    app.serve(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,188 @@
+//! The `omni` command line.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::app::{self, StartError};
+use crate::config::Config;
+use crate::connector::Connector;
+use crate::runtime::{EngineOptions, Runtime};
+
+/// Omni: one conversation store for every channel, with connectors as sandboxed plugins.
+#[derive(Debug, Parser)]
+#[command(name = "omni", version, about)]
+pub struct Cli {
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "OMNI_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the host: serve webhooks and the API, deliver replies.
+    Run {
+        /// The config file.
+        #[arg(short, long, default_value = "omni.toml", env = "OMNI_CONFIG")]
+        config: PathBuf,
+    },
+    /// Work with the config file.
+    Config {
+        /// What to do with it.
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Work with plugin components.
+    Plugin {
+        /// What to do with it.
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+    /// Create or upgrade the database schema, then exit.
+    Migrate {
+        /// The config file.
+        #[arg(short, long, default_value = "omni.toml", env = "OMNI_CONFIG")]
+        config: PathBuf,
+    },
+    /// Print the OpenAPI document of the HTTP API.
+    Openapi,
+}
+
+/// `omni config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the config and every plugin's config against its schema, without starting.
+    Check {
+        /// The config file.
+        #[arg(short, long, default_value = "omni.toml", env = "OMNI_CONFIG")]
+        config: PathBuf,
+    },
+}
+
+/// `omni plugin ...`
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Show a plugin's manifest, imports and exports.
+    Inspect {
+        /// The component file.
+        wasm: PathBuf,
+    },
+}
+
+/// Parses arguments, runs the command and returns the exit code:
+/// 0 on success, 2 for a bad config, 1 for anything else.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(execute(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            match error {
+                StartError::Config(_) => ExitCode::from(2),
+                _ => ExitCode::FAILURE,
+            }
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("OMNI_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+async fn execute(command: Command) -> Result<(), StartError> {
+    match command {
+        Command::Run { config } => app::run(Config::load(&config)?).await,
+        Command::Config {
+            command: ConfigCommand::Check { config },
+        } => check_config(&config).await,
+        Command::Plugin {
+            command: PluginCommand::Inspect { wasm },
+        } => inspect(&wasm).await,
+        Command::Migrate { config } => {
+            let config = Config::load(&config)?;
+            app::open_store(&config).await?;
+            println!("database {} is up to date", config.storage.database_url);
+            Ok(())
+        }
+        Command::Openapi => {
+            let doc = crate::http::openapi();
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            Ok(())
+        }
+    }
+}
+
+async fn check_config(path: &Path) -> Result<(), StartError> {
+    let config = Config::load(path)?;
+    let runtime = app::runtime_for(&config)?;
+    for (index, plugin) in config.plugins.iter().enumerate() {
+        let (channel, _) = runtime.load_channel(plugin, index, None).await?;
+        println!(
+            "plugin {}: {} {} ({}) ok",
+            plugin.id,
+            channel.manifest().id,
+            channel.manifest().version,
+            channel.manifest().channel
+        );
+    }
+    println!("{} is valid ({} plugins)", path.display(), config.plugins.len());
+    Ok(())
+}
+
+async fn inspect(wasm: &Path) -> Result<(), StartError> {
+    let runtime = Runtime::new(EngineOptions::default(), None)?;
+    let inspection = runtime.inspect(wasm).await?;
+    let manifest = &inspection.manifest;
+    println!("file:        {} ({} bytes)", wasm.display(), inspection.size);
+    println!("plugin:      {} {} ({})", manifest.id, manifest.version, manifest.name);
+    println!("channel:     {}", manifest.channel);
+    println!("description: {}", manifest.description);
+    println!("secrets:     {:?}", manifest.secrets);
+    println!("kv:          {}", manifest.kv);
+    println!("hosts:       {:?}", manifest.outbound_hosts);
+    println!("imports:");
+    for name in &inspection.imports {
+        println!("  {name}");
+    }
+    println!("exports:");
+    for name in &inspection.exports {
+        println!("  {name}");
+    }
+    println!(
+        "config schema:\n{}",
+        serde_json::to_string_pretty(&manifest.config_schema).unwrap_or_default()
+    );
+    Ok(())
+}

@@ -1,0 +1,409 @@
+//! `omni.toml`: parsing, validation and defaults.
+//!
+//! [`Config::load`] turns the file into a validated [`Config`]: unknown keys,
+//! bad values and missing environment variables are refused with the file,
+//! line and key ([`ConfigError`]). Relative paths are relative to the
+//! config file, so `omni run --config some/dir/omni.toml` works from anywhere.
+
+mod error;
+mod raw;
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use omni_core::ConnectorId;
+use toml::Spanned;
+
+pub use error::{ConfigError, Location};
+use raw::{RawConfig, RawLimits};
+
+use crate::runtime::Limits;
+
+/// A validated `omni.toml`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// HTTP server.
+    pub server: ServerConfig,
+    /// Database and data directory.
+    pub storage: StorageConfig,
+    /// When an inbound message continues a conversation.
+    pub conversation_window: Duration,
+    /// Outbound delivery.
+    pub delivery: DeliveryConfig,
+    /// Who may call the API.
+    pub api_tokens: Vec<ApiToken>,
+    /// Plugin instances, in file order.
+    pub plugins: Vec<PluginConfig>,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    /// Holds the SQLite database and the compiled-plugin cache.
+    pub data_dir: PathBuf,
+    /// sqlx URL of the database.
+    pub database_url: String,
+}
+
+impl StorageConfig {
+    /// Where precompiled plugins are cached.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.data_dir.join("cache")
+    }
+}
+
+/// `[delivery]`.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// Attempts before a message is failed and dead-lettered.
+    pub max_attempts: u32,
+    /// Sends in flight at once.
+    pub concurrency: usize,
+    /// Delay before the first retry; doubles each attempt.
+    pub first_retry: Duration,
+    /// Longest delay between retries.
+    pub max_retry: Duration,
+}
+
+/// One API token, stored as its SHA-256.
+#[derive(Debug, Clone)]
+pub struct ApiToken {
+    /// Name shown in logs.
+    pub name: String,
+    /// SHA-256 of the token.
+    pub sha256: [u8; 32],
+}
+
+/// One `[[plugins]]` entry.
+#[derive(Debug, Clone)]
+pub struct PluginConfig {
+    /// Connector instance id; also the `/hooks/{id}` path segment.
+    pub id: ConnectorId,
+    /// The component file.
+    pub wasm: PathBuf,
+    /// The plugin's config table as JSON.
+    pub config: serde_json::Map<String, serde_json::Value>,
+    /// Where each config key was written, for schema errors.
+    pub config_locations: BTreeMap<String, Location>,
+    /// Where the entry starts.
+    pub location: Location,
+    /// Secret values, resolved from the environment.
+    pub secrets: BTreeMap<String, String>,
+    /// Per-call limits.
+    pub limits: Limits,
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(path, &text, &|name| std::env::var(name).ok())
+    }
+
+    /// Validates config text; `env` resolves secret references.
+    pub fn parse(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let ctx = Ctx { path, text };
+        let raw: RawConfig = {
+            let deserializer = toml::Deserializer::parse(text).map_err(|e| ctx.toml_error("", &e))?;
+            serde_path_to_error::deserialize(deserializer).map_err(|e| {
+                let key = e.path().to_string();
+                ctx.toml_error(if key == "." { "" } else { &key }, e.inner())
+            })?
+        };
+        let base = path.parent().unwrap_or(Path::new("."));
+
+        let listen = match &raw.server.listen {
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+            Some(v) => v.get_ref().parse().map_err(|_| {
+                ctx.invalid(
+                    v,
+                    "server.listen",
+                    format!("{:?} is not an address like 127.0.0.1:8080", v.get_ref()),
+                )
+            })?,
+        };
+        let max_body_bytes = ctx.range(
+            &raw.server.max_body_bytes,
+            "server.max_body_bytes",
+            1024..=64 << 20,
+            1 << 20,
+        )?;
+
+        let data_dir = match &raw.storage.data_dir {
+            None => base.join("data"),
+            Some(v) => base.join(v.get_ref()),
+        };
+        let database_url = match &raw.storage.database_url {
+            None => format!("sqlite://{}", data_dir.join("omni.db").display()),
+            Some(v) => {
+                let url = v.get_ref();
+                match url.strip_prefix("sqlite://") {
+                    Some(file) if !file.is_empty() => {
+                        let (file, params) = file.split_once('?').map_or((file, None), |(f, p)| (f, Some(p)));
+                        let resolved = base.join(file);
+                        match params {
+                            Some(p) => format!("sqlite://{}?{p}", resolved.display()),
+                            None => format!("sqlite://{}", resolved.display()),
+                        }
+                    }
+                    _ => {
+                        return Err(ctx.invalid(
+                            v,
+                            "storage.database_url",
+                            format!("unsupported database URL {url:?}: use sqlite://path/to/omni.db"),
+                        ));
+                    }
+                }
+            }
+        };
+
+        let conversation_window = ctx.duration(
+            &raw.conversations.continue_within,
+            "conversations.continue_within",
+            Duration::from_secs(7 * 24 * 3600),
+        )?;
+
+        let delivery = DeliveryConfig {
+            max_attempts: ctx.range(&raw.delivery.max_attempts, "delivery.max_attempts", 1..=100, 8)? as u32,
+            concurrency: ctx.range(&raw.delivery.concurrency, "delivery.concurrency", 1..=1024, 16)?,
+            first_retry: ctx.duration(
+                &raw.delivery.first_retry,
+                "delivery.first_retry",
+                Duration::from_secs(1),
+            )?,
+            max_retry: ctx.duration(&raw.delivery.max_retry, "delivery.max_retry", Duration::from_secs(300))?,
+        };
+
+        let api_tokens = raw
+            .api
+            .tokens
+            .iter()
+            .enumerate()
+            .map(|(i, token)| ctx.api_token(i, token, env))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let defaults = ctx.limits(&raw.limits, "limits", Limits::default())?;
+        let mut plugins = Vec::new();
+        let mut seen = HashSet::new();
+        for (i, plugin) in raw.plugins.iter().enumerate() {
+            let key = |field: &str| format!("plugins[{i}].{field}");
+            let id = ConnectorId::new(plugin.id.get_ref().clone())
+                .map_err(|e| ctx.invalid(&plugin.id, &key("id"), e.to_string()))?;
+            if !seen.insert(id.clone()) {
+                return Err(ctx.invalid(&plugin.id, &key("id"), format!("connector id {id:?} is used twice")));
+            }
+            if !plugin.enabled {
+                continue;
+            }
+            let wasm = base.join(plugin.wasm.get_ref());
+            let mut secrets = BTreeMap::new();
+            for (name, secret) in &plugin.secrets {
+                let var = &secret.get_ref().env;
+                let value = env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
+                    ctx.invalid(
+                        secret,
+                        &format!("plugins[{i}].secrets.{name}"),
+                        format!("environment variable {var} is not set (or empty)"),
+                    )
+                })?;
+                secrets.insert(name.clone(), value);
+            }
+            let mut config = serde_json::Map::new();
+            let mut config_locations = BTreeMap::new();
+            for (name, value) in &plugin.config {
+                let json = serde_json::to_value(value.get_ref()).map_err(|e| {
+                    ctx.invalid(
+                        value,
+                        &format!("plugins[{i}].config.{name}"),
+                        format!("cannot be passed to a plugin: {e}"),
+                    )
+                })?;
+                config.insert(name.clone(), json);
+                config_locations.insert(name.clone(), ctx.location(value.span()));
+            }
+            plugins.push(PluginConfig {
+                id,
+                wasm,
+                config,
+                config_locations,
+                location: ctx.location(plugin.id.span()),
+                secrets,
+                limits: ctx.limits(&plugin.limits, &format!("plugins[{i}].limits"), defaults)?,
+            });
+        }
+
+        Ok(Config {
+            path: path.to_owned(),
+            server: ServerConfig { listen, max_body_bytes },
+            storage: StorageConfig { data_dir, database_url },
+            conversation_window,
+            delivery,
+            api_tokens,
+            plugins,
+        })
+    }
+}
+
+/// The file being validated, for locating errors.
+struct Ctx<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn location(&self, span: std::ops::Range<usize>) -> Location {
+        Location::of_span(self.path, self.text, span)
+    }
+
+    fn invalid<T>(&self, value: &Spanned<T>, key: &str, message: String) -> ConfigError {
+        ConfigError::Invalid {
+            location: self.location(value.span()),
+            key: key.to_owned(),
+            message,
+        }
+    }
+
+    fn toml_error(&self, key: &str, error: &toml::de::Error) -> ConfigError {
+        ConfigError::Invalid {
+            location: self.location(error.span().unwrap_or(0..0)),
+            key: if key.is_empty() {
+                "(document)".to_owned()
+            } else {
+                key.to_owned()
+            },
+            message: error.message().trim().to_owned(),
+        }
+    }
+
+    fn range(
+        &self,
+        value: &Option<Spanned<u64>>,
+        key: &str,
+        range: std::ops::RangeInclusive<u64>,
+        default: u64,
+    ) -> Result<usize, ConfigError> {
+        match value {
+            None => Ok(default as usize),
+            Some(v) if range.contains(v.get_ref()) => Ok(*v.get_ref() as usize),
+            Some(v) => Err(self.invalid(
+                v,
+                key,
+                format!(
+                    "{} is out of range: use {} to {}",
+                    v.get_ref(),
+                    range.start(),
+                    range.end()
+                ),
+            )),
+        }
+    }
+
+    fn duration(&self, value: &Option<Spanned<String>>, key: &str, default: Duration) -> Result<Duration, ConfigError> {
+        match value {
+            None => Ok(default),
+            Some(v) => humantime::parse_duration(v.get_ref()).map_err(|e| {
+                self.invalid(
+                    v,
+                    key,
+                    format!("{:?} is not a duration like \"30s\" or \"7d\": {e}", v.get_ref()),
+                )
+            }),
+        }
+    }
+
+    fn limits(&self, raw: &RawLimits, prefix: &str, defaults: Limits) -> Result<Limits, ConfigError> {
+        let key = |field: &str| format!("{prefix}.{field}");
+        let mb = |v: usize| v * 1024 * 1024;
+        Ok(Limits {
+            memory_bytes: match &raw.memory_mb {
+                None => defaults.memory_bytes,
+                Some(_) => mb(self.range(&raw.memory_mb, &key("memory_mb"), 1..=4096, 0)?),
+            },
+            timeout: match &raw.timeout_ms {
+                None => defaults.timeout,
+                Some(_) => {
+                    Duration::from_millis(self.range(&raw.timeout_ms, &key("timeout_ms"), 1..=600_000, 0)? as u64)
+                }
+            },
+            max_response_bytes: match &raw.max_response_bytes {
+                None => defaults.max_response_bytes,
+                Some(_) => self.range(&raw.max_response_bytes, &key("max_response_bytes"), 1..=64 << 20, 0)?,
+            },
+            max_events: match &raw.max_events {
+                None => defaults.max_events,
+                Some(_) => self.range(&raw.max_events, &key("max_events"), 1..=10_000, 0)?,
+            },
+            max_text_bytes: match &raw.max_text_bytes {
+                None => defaults.max_text_bytes,
+                Some(_) => self.range(&raw.max_text_bytes, &key("max_text_bytes"), 1..=16 << 20, 0)?,
+            },
+        })
+    }
+
+    fn api_token(
+        &self,
+        index: usize,
+        token: &Spanned<raw::RawToken>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ApiToken, ConfigError> {
+        let key = |field: &str| format!("api.tokens[{index}].{field}");
+        let t = token.get_ref();
+        let sha256 = match (&t.sha256, &t.env) {
+            (Some(hash), None) => {
+                let bytes = hex::decode(hash.get_ref().trim())
+                    .ok()
+                    .filter(|b| b.len() == 32)
+                    .ok_or_else(|| {
+                        self.invalid(
+                            hash,
+                            &key("sha256"),
+                            "expected 64 hex characters (sha256sum of the token)".into(),
+                        )
+                    })?;
+                let mut out = [0u8; 32];
+                out.copy_from_slice(&bytes);
+                out
+            }
+            (None, Some(var)) => {
+                let value = env(var.get_ref()).filter(|v| !v.is_empty()).ok_or_else(|| {
+                    self.invalid(
+                        var,
+                        &key("env"),
+                        format!("environment variable {} is not set (or empty)", var.get_ref()),
+                    )
+                })?;
+                crate::http::auth::hash_token(&value)
+            }
+            _ => {
+                return Err(self.invalid(
+                    token,
+                    &format!("api.tokens[{index}]"),
+                    "give exactly one of `sha256` (hash of the token) or `env` (variable holding it)".into(),
+                ));
+            }
+        };
+        Ok(ApiToken {
+            name: t.name.clone(),
+            sha256,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,107 @@
+//! The shape of `omni.toml` exactly as written, before validation.
+//!
+//! Every table refuses unknown keys, and values whose position matters for an
+//! error message are kept [`Spanned`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub storage: RawStorage,
+    #[serde(default)]
+    pub conversations: RawConversations,
+    #[serde(default)]
+    pub limits: RawLimits,
+    #[serde(default)]
+    pub delivery: RawDelivery,
+    #[serde(default)]
+    pub api: RawApi,
+    #[serde(default)]
+    pub plugins: Vec<RawPlugin>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<Spanned<String>>,
+    pub max_body_bytes: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    pub data_dir: Option<Spanned<String>>,
+    pub database_url: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConversations {
+    pub continue_within: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub memory_mb: Option<Spanned<u64>>,
+    pub timeout_ms: Option<Spanned<u64>>,
+    pub max_response_bytes: Option<Spanned<u64>>,
+    pub max_events: Option<Spanned<u64>>,
+    pub max_text_bytes: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDelivery {
+    pub max_attempts: Option<Spanned<u64>>,
+    pub concurrency: Option<Spanned<u64>>,
+    pub first_retry: Option<Spanned<String>>,
+    pub max_retry: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApi {
+    #[serde(default)]
+    pub tokens: Vec<Spanned<RawToken>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawToken {
+    pub name: String,
+    pub sha256: Option<Spanned<String>>,
+    pub env: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlugin {
+    pub id: Spanned<String>,
+    pub wasm: Spanned<String>,
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub config: BTreeMap<String, Spanned<toml::Value>>,
+    #[serde(default)]
+    pub secrets: BTreeMap<String, Spanned<RawSecret>>,
+    #[serde(default)]
+    pub limits: RawLimits,
+}
+
+fn enabled() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSecret {
+    pub env: String,
+}

@@ -1,0 +1,74 @@
+//! The host's view of a channel connector, whatever runs it, and the
+//! registry of configured connector instances.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use omni_core::{ConnectorId, KvChanges};
+
+use crate::runtime::bindings::wit;
+use crate::runtime::{CallError, Limits, Manifest};
+
+/// A call's result plus the key-value changes to store with it.
+#[derive(Debug)]
+pub struct CallOutput<T> {
+    /// What the plugin returned.
+    pub value: T,
+    /// Its key-value reads and writes.
+    pub kv: KvChanges,
+}
+
+/// A channel connector instance. [`crate::runtime::WasmChannel`] is the real
+/// one; benchmarks plug in the same code compiled natively.
+#[async_trait]
+pub trait Connector: Send + Sync + 'static {
+    /// The instance id from `omni.toml`.
+    fn id(&self) -> &ConnectorId;
+    /// The plugin's manifest.
+    fn manifest(&self) -> &Manifest;
+    /// The per-call limits.
+    fn limits(&self) -> &Limits;
+    /// Runs `handle-webhook`.
+    async fn handle_webhook(
+        &self,
+        request: wit::HttpRequest,
+    ) -> Result<CallOutput<Result<wit::WebhookOutcome, wit::PluginError>>, CallError>;
+    /// Runs `send`.
+    async fn send(
+        &self,
+        message: wit::OutboundMessage,
+        recipient: wit::Identity,
+    ) -> Result<CallOutput<Result<wit::SendReceipt, wit::SendError>>, CallError>;
+}
+
+/// The configured connector instances, by id.
+#[derive(Default)]
+pub struct Registry {
+    connectors: RwLock<BTreeMap<ConnectorId, Arc<dyn Connector>>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds or replaces an instance.
+    pub fn insert(&self, connector: Arc<dyn Connector>) {
+        let mut map = self.connectors.write().unwrap_or_else(|e| e.into_inner());
+        map.insert(connector.id().clone(), connector);
+    }
+
+    /// The instance with this id.
+    pub fn get(&self, id: &ConnectorId) -> Option<Arc<dyn Connector>> {
+        let map = self.connectors.read().unwrap_or_else(|e| e.into_inner());
+        map.get(id).cloned()
+    }
+
+    /// All instance ids, sorted.
+    pub fn ids(&self) -> Vec<ConnectorId> {
+        let map = self.connectors.read().unwrap_or_else(|e| e.into_inner());
+        map.keys().cloned().collect()
+    }
+}

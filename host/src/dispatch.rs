@@ -1,0 +1,237 @@
+//! Outbound path: the dispatcher that sends queued replies through their
+//! connector, retrying with backoff and dead-lettering what cannot be sent.
+//!
+//! Replies are claimed from the store's outbox with a lease, oldest first
+//! and one at a time per conversation, so a conversation's replies arrive in
+//! order. A crash mid-send leaves the lease to expire and the reply is sent
+//! again; plugins pass the message id to providers as an idempotency key.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use omni_core::{OutboxJob, SendOutcome, Store, StoreError, Timestamp};
+use rand::Rng;
+use tokio::sync::{Notify, Semaphore};
+
+use crate::config::DeliveryConfig;
+use crate::connector::Registry;
+use crate::events::{wit_attachment, wit_identity_kind};
+use crate::runtime::bindings::wit;
+use crate::shutdown::Shutdown;
+
+/// Attempts when a concurrent call changed the plugin's key-value state.
+const KV_ATTEMPTS: usize = 4;
+/// How often the dispatcher looks for due rows even without a wake-up.
+const IDLE_POLL: Duration = Duration::from_secs(5);
+
+/// Sends queued replies.
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    registry: Arc<Registry>,
+    config: DeliveryConfig,
+    wake: Arc<Notify>,
+}
+
+impl Dispatcher {
+    /// A dispatcher; `wake` is notified whenever a reply is queued.
+    pub fn new(store: Arc<dyn Store>, registry: Arc<Registry>, config: DeliveryConfig, wake: Arc<Notify>) -> Self {
+        Self {
+            store,
+            registry,
+            config,
+            wake,
+        }
+    }
+
+    /// Runs until `stop` is set, then waits for sends in flight.
+    pub async fn run(self, stop: Shutdown) {
+        let this = Arc::new(self);
+        let slots = Arc::new(Semaphore::new(this.config.concurrency));
+        while !stop.is_requested() {
+            let free = slots.available_permits() as u32;
+            let jobs = if free == 0 {
+                Vec::new()
+            } else {
+                match this.store.claim_outbox(Timestamp::now(), this.lease(), free).await {
+                    Ok(jobs) => jobs,
+                    Err(e) => {
+                        tracing::error!("cannot read the outbox: {e}");
+                        Vec::new()
+                    }
+                }
+            };
+            let claimed = jobs.len();
+            for job in jobs {
+                let Ok(permit) = slots.clone().acquire_owned().await else {
+                    break;
+                };
+                let this = this.clone();
+                tokio::spawn(async move {
+                    this.deliver(job).await;
+                    drop(permit);
+                    this.wake.notify_one();
+                });
+            }
+            if claimed > 0 {
+                continue;
+            }
+            let wait = match this.store.next_outbox_due().await {
+                Ok(Some(due)) => {
+                    let millis =
+                        (due.as_millis() - Timestamp::now().as_millis()).clamp(0, IDLE_POLL.as_millis() as i64);
+                    Duration::from_millis(millis as u64)
+                }
+                _ => IDLE_POLL,
+            };
+            tokio::select! {
+                _ = this.wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.wait() => {}
+            }
+        }
+        // Let sends in flight finish so their results are recorded.
+        let _ = slots.acquire_many(this.config.concurrency as u32).await;
+    }
+
+    /// A claim outlives the slowest call, so a live send is never re-claimed.
+    fn lease(&self) -> Duration {
+        Duration::from_secs(60).max(self.longest_timeout() * 3)
+    }
+
+    fn longest_timeout(&self) -> Duration {
+        self.registry
+            .ids()
+            .iter()
+            .filter_map(|id| self.registry.get(id))
+            .map(|c| c.limits().timeout)
+            .max()
+            .unwrap_or(Duration::from_secs(2))
+    }
+
+    async fn deliver(&self, job: OutboxJob) {
+        for _ in 0..KV_ATTEMPTS {
+            let (outcome, kv) = self.attempt(&job).await;
+            let failed = matches!(outcome, SendOutcome::Failed { .. });
+            match self.store.finish_outbox(&job, outcome, kv).await {
+                Ok(()) => {
+                    if failed {
+                        tracing::warn!(message = %job.message_id, connector = %job.connector, "reply dead-lettered");
+                    }
+                    return;
+                }
+                Err(StoreError::KvConflict { .. }) => continue,
+                Err(StoreError::LeaseLost(_)) => {
+                    tracing::warn!(message = %job.message_id, "send finished after its lease expired; another attempt owns it");
+                    return;
+                }
+                Err(e) => {
+                    // The lease expires and the reply is tried again.
+                    tracing::error!(message = %job.message_id, "cannot record the send result: {e}");
+                    return;
+                }
+            }
+        }
+        tracing::warn!(message = %job.message_id, "key-value conflicts kept the send from being recorded; it will be retried");
+    }
+
+    async fn attempt(&self, job: &OutboxJob) -> (SendOutcome, omni_core::KvChanges) {
+        let Some(connector) = self.registry.get(&job.connector) else {
+            let error = format!("connector {} is not configured", job.connector);
+            return (self.retry_or_fail(job, error, None), Default::default());
+        };
+        let message = wit::OutboundMessage {
+            id: job.message_id.to_string(),
+            conversation_id: job.conversation_id.to_string(),
+            text: job.text.clone(),
+            attachments: job.attachments.iter().map(wit_attachment).collect(),
+            reply_to: job.reply_to.clone(),
+            thread_id: job.thread_id.clone(),
+        };
+        let recipient = wit::Identity {
+            kind: wit_identity_kind(job.recipient.kind),
+            value: job.recipient.channel_value().to_owned(),
+            verified: true,
+        };
+        match connector.send(message, recipient).await {
+            Ok(output) => {
+                let outcome = match output.value {
+                    Ok(receipt) => SendOutcome::Sent {
+                        external_id: receipt.external_id,
+                        status: match receipt.state {
+                            wit::DeliveryState::Sent => omni_core::MessageStatus::Sent,
+                            wit::DeliveryState::Delivered => omni_core::MessageStatus::Delivered,
+                            wit::DeliveryState::Read => omni_core::MessageStatus::Read,
+                            wit::DeliveryState::Failed => omni_core::MessageStatus::Failed,
+                        },
+                    },
+                    Err(wit::SendError::Retryable(retry)) => {
+                        self.retry_or_fail(job, retry.message, retry.after_ms.map(Duration::from_millis))
+                    }
+                    Err(wit::SendError::Permanent(error)) => SendOutcome::Failed { error },
+                };
+                (outcome, output.kv)
+            }
+            Err(error) => {
+                tracing::warn!(connector = %job.connector, message = %job.message_id, code = error.code(), "send failed: {error}");
+                (self.retry_or_fail(job, error.to_string(), None), Default::default())
+            }
+        }
+    }
+
+    fn retry_or_fail(&self, job: &OutboxJob, error: String, hint: Option<Duration>) -> SendOutcome {
+        if job.attempt >= self.config.max_attempts {
+            return SendOutcome::Failed {
+                error: format!("gave up after {} attempts: {error}", job.attempt),
+            };
+        }
+        let delay = backoff(&self.config, job.attempt).max(hint.unwrap_or_default());
+        SendOutcome::Retry {
+            error,
+            at: Timestamp::now().plus(delay),
+        }
+    }
+}
+
+/// Exponential backoff with jitter: `first_retry × 2^(attempt-1)`, capped at
+/// `max_retry`, then a random point in its upper half so retries of many
+/// messages spread out.
+pub fn backoff(config: &DeliveryConfig, attempt: u32) -> Duration {
+    let exp = config
+        .first_retry
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+    let capped = exp.min(config.max_retry);
+    let half = capped / 2;
+    half + rand::rng().random_range(Duration::ZERO..=half)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let config = DeliveryConfig {
+            max_attempts: 8,
+            concurrency: 1,
+            first_retry: Duration::from_secs(1),
+            max_retry: Duration::from_secs(60),
+        };
+        for _ in 0..50 {
+            let first = backoff(&config, 1);
+            assert!(
+                first >= Duration::from_millis(500) && first <= Duration::from_secs(1),
+                "{first:?}"
+            );
+            let fourth = backoff(&config, 4);
+            assert!(
+                fourth >= Duration::from_secs(4) && fourth <= Duration::from_secs(8),
+                "{fourth:?}"
+            );
+            let late = backoff(&config, 30);
+            assert!(
+                late >= Duration::from_secs(30) && late <= Duration::from_secs(60),
+                "{late:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Inbound path: a webhook through the plugin into one store transaction.
+
+use omni_core::{IngestBatch, Store, StoreError};
+
+use crate::connector::Connector;
+use crate::events::{self, EventError};
+use crate::runtime::CallError;
+use crate::runtime::MAX_RESPONSE_HEADERS;
+use crate::runtime::bindings::wit;
+
+/// Attempts when a concurrent call changed the plugin's key-value state.
+const KV_ATTEMPTS: usize = 4;
+
+/// Why a webhook could not be handled.
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    /// The plugin refused the request (bad signature, malformed body, ...).
+    #[error("{}", plugin_message(.0))]
+    Plugin(wit::PluginError),
+    /// The plugin failed.
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// The plugin's events cannot be stored.
+    #[error(transparent)]
+    Events(#[from] EventError),
+    /// The store failed; nothing was stored and the provider should retry.
+    #[error("the store failed: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// The message of a plugin error.
+pub fn plugin_message(error: &wit::PluginError) -> &str {
+    match error {
+        wit::PluginError::BadRequest(m)
+        | wit::PluginError::Unauthorized(m)
+        | wit::PluginError::Forbidden(m)
+        | wit::PluginError::NotFound(m)
+        | wit::PluginError::Unsupported(m)
+        | wit::PluginError::UnsupportedMediaType(m)
+        | wit::PluginError::Internal(m) => m,
+    }
+}
+
+/// Runs a webhook through `connector` and stores its events and key-value
+/// writes in one transaction. The plugin's response is returned only once
+/// everything is stored, so an acknowledged webhook is never lost.
+pub async fn handle_webhook(
+    store: &dyn Store,
+    connector: &dyn Connector,
+    request: wit::HttpRequest,
+) -> Result<wit::HttpResponse, HookError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let output = connector.handle_webhook(request.clone()).await?;
+        let outcome = output.value.map_err(HookError::Plugin)?;
+        check_response(&outcome.response, connector)?;
+        let events = events::normalize(outcome.events, connector.manifest(), connector.limits())?;
+        if events.is_empty() && output.kv.writes.is_empty() {
+            return Ok(outcome.response);
+        }
+        let batch = IngestBatch {
+            connector: connector.id().clone(),
+            channel: connector.manifest().channel.clone(),
+            events,
+            kv: output.kv,
+        };
+        match store.ingest(batch).await {
+            Ok(report) => {
+                tracing::debug!(connector = %connector.id(), stored = report.messages.len(),
+                    duplicates = report.duplicates, receipts = report.statuses_applied, "webhook stored");
+                return Ok(outcome.response);
+            }
+            Err(StoreError::KvConflict { .. }) if attempt < KV_ATTEMPTS => {
+                tracing::debug!(connector = %connector.id(), attempt, "key-value conflict; running the webhook again");
+            }
+            Err(e) => return Err(HookError::Store(e)),
+        }
+    }
+}
+
+fn check_response(response: &wit::HttpResponse, connector: &dyn Connector) -> Result<(), CallError> {
+    let limit = connector.limits().max_response_bytes;
+    if response.body.len() > limit {
+        return Err(CallError::InvalidOutput(format!(
+            "response body of {} bytes is over the {limit}-byte limit",
+            response.body.len()
+        )));
+    }
+    if !(100..=599).contains(&response.status) {
+        return Err(CallError::InvalidOutput(format!(
+            "HTTP status {} is out of range",
+            response.status
+        )));
+    }
+    if response.headers.len() > MAX_RESPONSE_HEADERS {
+        return Err(CallError::InvalidOutput(format!(
+            "{} response headers; the limit is {MAX_RESPONSE_HEADERS}",
+            response.headers.len()
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! The per-call store data, and the host functions a plugin can import.
+//!
+//! A fresh [`CallState`] backs every call: a WASI context with nothing in it
+//! (no files, sockets, environment or stdio), the memory limiter, and the
+//! capability-checked `omni:plugin/host` functions.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use omni_core::ConnectorId;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::omni::plugin::{host, types};
+use super::kv::{KvFailure, KvSession};
+use super::limits::{CallLimiter, MAX_LOG_LINE_BYTES, MAX_LOG_LINES};
+use super::stderr::CapturedStderr;
+
+/// What a plugin instance may see: its own config, secrets and capabilities.
+#[derive(Debug)]
+pub struct PluginContext {
+    /// The connector instance.
+    pub id: ConnectorId,
+    /// Config values as JSON text.
+    pub config: BTreeMap<String, String>,
+    /// Secrets the operator configured *and* the manifest declared.
+    pub secrets: BTreeMap<String, String>,
+    /// Secret names the manifest declared.
+    pub declared_secrets: Vec<String>,
+}
+
+/// The data of one call's `Store`.
+pub struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    /// Enforces the memory limit.
+    pub limiter: CallLimiter,
+    plugin: Arc<PluginContext>,
+    /// The call's key-value view.
+    pub kv: KvSession,
+    logs_written: usize,
+    /// Log lines dropped over the per-call cap.
+    pub logs_dropped: usize,
+    /// Host functions the plugin used without declaring them.
+    pub undeclared: Vec<String>,
+    /// What the plugin wrote to stderr (a panic message, usually).
+    pub stderr: CapturedStderr,
+}
+
+impl CallState {
+    /// Fresh state for one call.
+    pub fn new(plugin: Arc<PluginContext>, memory_bytes: usize, kv: KvSession) -> Self {
+        let stderr = CapturedStderr::default();
+        Self {
+            wasi: WasiCtx::builder().stderr(stderr.clone()).build(),
+            stderr,
+            table: ResourceTable::new(),
+            limiter: CallLimiter::new(memory_bytes),
+            plugin,
+            kv,
+            logs_written: 0,
+            logs_dropped: 0,
+            undeclared: Vec::new(),
+        }
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for CallState {}
+
+fn kv_error(failure: KvFailure) -> types::KvError {
+    match failure {
+        KvFailure::Denied(m) => types::KvError::Denied(m),
+        KvFailure::TooLarge(m) => types::KvError::TooLarge(m),
+        KvFailure::QuotaExceeded(m) => types::KvError::QuotaExceeded(m),
+        KvFailure::Unavailable(m) => types::KvError::Unavailable(m),
+    }
+}
+
+/// Cuts `text` to at most `max` bytes on a character boundary.
+fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+impl host::Host for CallState {
+    async fn log(&mut self, level: types::LogLevel, message: String) {
+        if self.logs_written >= MAX_LOG_LINES {
+            self.logs_dropped += 1;
+            return;
+        }
+        self.logs_written += 1;
+        let connector = self.plugin.id.as_str();
+        let message = truncate(&message, MAX_LOG_LINE_BYTES);
+        match level {
+            types::LogLevel::Trace => tracing::trace!(target: "omni::plugin", connector, "{message}"),
+            types::LogLevel::Debug => tracing::debug!(target: "omni::plugin", connector, "{message}"),
+            types::LogLevel::Info => tracing::info!(target: "omni::plugin", connector, "{message}"),
+            types::LogLevel::Warn => tracing::warn!(target: "omni::plugin", connector, "{message}"),
+            types::LogLevel::Error => tracing::error!(target: "omni::plugin", connector, "{message}"),
+        }
+    }
+
+    async fn config_get(&mut self, key: String) -> Option<String> {
+        self.plugin.config.get(&key).cloned()
+    }
+
+    async fn secret_get(&mut self, name: String) -> Option<String> {
+        if !self.plugin.declared_secrets.contains(&name) {
+            tracing::warn!(connector = %self.plugin.id, secret = %name,
+                "plugin asked for a secret its manifest does not declare; refused");
+            self.undeclared.push(format!("secret-get({name})"));
+            return None;
+        }
+        self.plugin.secrets.get(&name).cloned()
+    }
+
+    async fn kv_get(&mut self, key: String) -> Result<Option<Vec<u8>>, types::KvError> {
+        self.kv.get(&key).await.map_err(kv_error)
+    }
+
+    async fn kv_set(&mut self, key: String, value: Vec<u8>) -> Result<(), types::KvError> {
+        self.kv.set(&key, value).map_err(kv_error)
+    }
+
+    async fn kv_delete(&mut self, key: String) -> Result<(), types::KvError> {
+        self.kv.delete(&key).map_err(kv_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+
+    #[test]
+    fn truncation_respects_character_boundaries() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("héllo", 3), "hé");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
+}
