@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 
 use crate::config::{Config, ConfigError};
 use crate::connector::{Connector, Registry};
+use crate::contention::RetryLanes;
 use crate::dispatch::Dispatcher;
 use crate::http::{self, AppInner, AppState};
 use crate::runtime::{CacheOutcome, EngineOptions, LoadError, Runtime};
@@ -34,6 +35,13 @@ pub enum StartError {
         /// The error.
         source: std::io::Error,
     },
+}
+
+impl StartError {
+    /// Whether the operator's config is at fault (exit code 2).
+    pub fn is_config(&self) -> bool {
+        matches!(self, StartError::Config(_) | StartError::Plugin(LoadError::Config(_)))
+    }
 }
 
 /// A host with its plugins loaded, ready to serve.
@@ -109,6 +117,7 @@ impl App {
             store,
             registry,
             outbox: Arc::new(Notify::new()),
+            lanes: Arc::new(RetryLanes::new()),
             tokens: config.api_tokens.clone(),
             max_body_bytes: config.server.max_body_bytes,
         });
@@ -133,6 +142,7 @@ impl App {
             self.state.registry.clone(),
             self.config.delivery.clone(),
             self.state.outbox.clone(),
+            self.state.lanes.clone(),
         );
         let dispatching = tokio::spawn(dispatcher.run(shutdown));
         tracing::info!(%address, connectors = self.state.registry.ids().len(), "omni is listening");

@@ -99,9 +99,10 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
-            match error {
-                StartError::Config(_) => ExitCode::from(2),
-                _ => ExitCode::FAILURE,
+            if error.is_config() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
             }
         }
     }

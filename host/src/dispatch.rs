@@ -15,12 +15,11 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::config::DeliveryConfig;
 use crate::connector::Registry;
+use crate::contention::{KV_ATTEMPTS, RetryLanes};
 use crate::events::{wit_attachment, wit_identity_kind};
 use crate::runtime::bindings::wit;
 use crate::shutdown::Shutdown;
 
-/// Attempts when a concurrent call changed the plugin's key-value state.
-const KV_ATTEMPTS: usize = 4;
 /// How often the dispatcher looks for due rows even without a wake-up.
 const IDLE_POLL: Duration = Duration::from_secs(5);
 
@@ -30,16 +29,24 @@ pub struct Dispatcher {
     registry: Arc<Registry>,
     config: DeliveryConfig,
     wake: Arc<Notify>,
+    lanes: Arc<RetryLanes>,
 }
 
 impl Dispatcher {
     /// A dispatcher; `wake` is notified whenever a reply is queued.
-    pub fn new(store: Arc<dyn Store>, registry: Arc<Registry>, config: DeliveryConfig, wake: Arc<Notify>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        registry: Arc<Registry>,
+        config: DeliveryConfig,
+        wake: Arc<Notify>,
+        lanes: Arc<RetryLanes>,
+    ) -> Self {
         Self {
             store,
             registry,
             config,
             wake,
+            lanes,
         }
     }
 
@@ -109,6 +116,7 @@ impl Dispatcher {
     }
 
     async fn deliver(&self, job: OutboxJob) {
+        let mut _lane = None;
         for _ in 0..KV_ATTEMPTS {
             let (outcome, kv) = self.attempt(&job).await;
             let failed = matches!(outcome, SendOutcome::Failed { .. });
@@ -119,7 +127,11 @@ impl Dispatcher {
                     }
                     return;
                 }
-                Err(StoreError::KvConflict { .. }) => continue,
+                Err(StoreError::KvConflict { .. }) => {
+                    if _lane.is_none() {
+                        _lane = Some(self.lanes.enter(&job.connector).await);
+                    }
+                }
                 Err(StoreError::LeaseLost(_)) => {
                     tracing::warn!(message = %job.message_id, "send finished after its lease expired; another attempt owns it");
                     return;

@@ -3,13 +3,11 @@
 use omni_core::{IngestBatch, Store, StoreError};
 
 use crate::connector::Connector;
+use crate::contention::{KV_ATTEMPTS, RetryLanes};
 use crate::events::{self, EventError};
 use crate::runtime::CallError;
 use crate::runtime::MAX_RESPONSE_HEADERS;
 use crate::runtime::bindings::wit;
-
-/// Attempts when a concurrent call changed the plugin's key-value state.
-const KV_ATTEMPTS: usize = 4;
 
 /// Why a webhook could not be handled.
 #[derive(Debug, thiserror::Error)]
@@ -46,10 +44,12 @@ pub fn plugin_message(error: &wit::PluginError) -> &str {
 /// everything is stored, so an acknowledged webhook is never lost.
 pub async fn handle_webhook(
     store: &dyn Store,
+    lanes: &RetryLanes,
     connector: &dyn Connector,
     request: wit::HttpRequest,
 ) -> Result<wit::HttpResponse, HookError> {
     let mut attempt = 0;
+    let mut _lane = None;
     loop {
         attempt += 1;
         let output = connector.handle_webhook(request.clone()).await?;
@@ -73,6 +73,9 @@ pub async fn handle_webhook(
             }
             Err(StoreError::KvConflict { .. }) if attempt < KV_ATTEMPTS => {
                 tracing::debug!(connector = %connector.id(), attempt, "key-value conflict; running the webhook again");
+                if _lane.is_none() {
+                    _lane = Some(lanes.enter(connector.id()).await);
+                }
             }
             Err(e) => return Err(HookError::Store(e)),
         }

@@ -14,6 +14,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod connector;
+pub mod contention;
 pub mod dispatch;
 pub mod events;
 pub mod http;

@@ -1,1 +1,12 @@
+//! Omni's test harness, shared by the end-to-end tests and the benchmarks.
+//!
+//! - [`wasm`]: paths of the plugin components `build.rs` compiled;
+//! - [`process`]: starts the real `omni` binary on a temporary config and
+//!   talks to it over HTTP;
+//! - [`native`]: runs a plugin crate compiled natively behind the host's
+//!   [`omni_host::connector::Connector`] trait, for sandbox-versus-native
+//!   comparisons.
 
+pub mod native;
+pub mod process;
+pub mod wasm;

@@ -122,8 +122,8 @@ impl Config {
         let raw: RawConfig = {
             let deserializer = toml::Deserializer::parse(text).map_err(|e| ctx.toml_error("", &e))?;
             serde_path_to_error::deserialize(deserializer).map_err(|e| {
-                let key = e.path().to_string();
-                ctx.toml_error(if key == "." { "" } else { &key }, e.inner())
+                let key = clean_key_path(&e.path().to_string());
+                ctx.toml_error(&key, e.inner())
             })?
         };
         let base = path.parent().unwrap_or(Path::new("."));
@@ -258,6 +258,15 @@ impl Config {
             plugins,
         })
     }
+}
+
+/// A serde path without the markers `Spanned` adds, e.g. `server.listen`.
+fn clean_key_path(path: &str) -> String {
+    let cleaned: Vec<&str> = path
+        .split('.')
+        .filter(|segment| !segment.starts_with("$__serde_spanned") && !segment.is_empty())
+        .collect();
+    cleaned.join(".")
 }
 
 /// The file being validated, for locating errors.

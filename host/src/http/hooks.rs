@@ -98,7 +98,7 @@ async fn handle(
         body: body.to_vec(),
     };
 
-    let result = ingest::handle_webhook(app.store.as_ref(), connector.as_ref(), request).await;
+    let result = ingest::handle_webhook(app.store.as_ref(), &app.lanes, connector.as_ref(), request).await;
     let response = result.map_err(|error| {
         let api = ApiError::from(error);
         if api.status.is_server_error() {

@@ -22,6 +22,7 @@ use utoipa_axum::routes;
 
 use crate::config::ApiToken;
 use crate::connector::Registry;
+use crate::contention::RetryLanes;
 
 /// What every handler shares.
 pub struct AppInner {
@@ -31,6 +32,8 @@ pub struct AppInner {
     pub registry: Arc<Registry>,
     /// Wakes the dispatcher when a reply is queued.
     pub outbox: Arc<Notify>,
+    /// Serialises retries of calls that lost a key-value race.
+    pub lanes: Arc<RetryLanes>,
     /// Accepted API tokens.
     pub tokens: Vec<ApiToken>,
     /// Largest accepted request body.

@@ -101,20 +101,28 @@ impl Manifest {
         })?;
         let config = serde_json::Value::Object(instance.config.clone());
         if let Some(error) = validator.iter_errors(&config).next() {
-            let pointer = error.instance_path().to_string();
-            let first = pointer
-                .trim_start_matches('/')
+            let mut path: Vec<String> = error
+                .instance_path()
+                .to_string()
                 .split('/')
-                .next()
-                .unwrap_or("")
-                .to_owned();
-            let (location, key) = match instance.config_locations.get(&first) {
-                Some(location) => (
-                    location.clone(),
-                    format!("plugins[{index}].config{}", pointer.replace('/', ".")),
-                ),
-                None => (instance.location.clone(), format!("plugins[{index}].config")),
-            };
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            // An unexpected key is reported on its parent; point at the key itself.
+            if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } = error.kind()
+                && let Some(key) = unexpected.first()
+            {
+                path.push(key.clone());
+            }
+            let location = path
+                .first()
+                .and_then(|top| instance.config_locations.get(top))
+                .unwrap_or(&instance.location)
+                .clone();
+            let key = std::iter::once(format!("plugins[{index}].config"))
+                .chain(path)
+                .collect::<Vec<_>>()
+                .join(".");
             return Err(ConfigError::Invalid {
                 location,
                 key,

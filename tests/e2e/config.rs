@@ -1,0 +1,83 @@
+//! `omni config check` names the file, line and key of every mistake,
+//! including plugin config that breaks the plugin's own schema.
+
+use std::process::Command;
+
+use omni_tests::process::omni_bin;
+use omni_tests::wasm;
+
+fn check(config: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("omni.toml");
+    std::fs::write(&path, config).unwrap();
+    let output = Command::new(omni_bin())
+        .args(["config", "check", "--config"])
+        .arg(&path)
+        .env("OMNI_LOG", "warn")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), text)
+}
+
+fn webchat(extra: &str) -> String {
+    format!(
+        "[[plugins]]\nid = \"webchat\"\nwasm = \"{}\"\n{extra}",
+        wasm::webchat().display()
+    )
+}
+
+#[test]
+fn a_valid_config_passes() {
+    let (code, out) = check(&webchat("config = { title = \"Acme\" }\n"));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("plugin webchat: webchat 0.1.0 (webchat) ok"), "{out}");
+}
+
+#[test]
+fn a_value_against_the_plugins_schema_names_line_and_key() {
+    let (code, out) = check(&webchat(
+        "\n[plugins.config]\ntitle = \"ok\"\nallowed_origins = \"everyone\"\n",
+    ));
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("omni.toml:7:"), "{out}");
+    assert!(out.contains("plugins[0].config.allowed_origins"), "{out}");
+    assert!(out.contains("is not of type \"array\""), "{out}");
+}
+
+#[test]
+fn an_unknown_plugin_config_key_is_refused() {
+    let (code, out) = check(&webchat("\n[plugins.config]\ntitel = \"typo\"\n"));
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("omni.toml:6:"), "{out}");
+    assert!(out.contains("titel"), "{out}");
+}
+
+#[test]
+fn a_secret_the_plugin_does_not_use_is_refused() {
+    let config = webchat("secrets = { api_key = { env = \"PATH\" } }\n");
+    let (code, out) = check(&config);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("plugins[0].secrets.api_key"), "{out}");
+}
+
+#[test]
+fn missing_and_broken_plugin_files_are_named() {
+    let (code, out) = check("[[plugins]]\nid = \"x\"\nwasm = \"nowhere.wasm\"\n");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("cannot read plugin") && out.contains("nowhere.wasm"),
+        "{out}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"not wasm").unwrap();
+    let (code, out) = check(&format!("[[plugins]]\nid = \"x\"\nwasm = \"{}\"\n", junk.display()));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("is not a valid WebAssembly component"), "{out}");
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests: the real `omni` binary, a real config and SQLite file,
+//! driven over HTTP.
+
+mod config;
+mod containment;
+mod delivery;
+mod malformed;
+mod webchat;

@@ -1,0 +1,13 @@
+//! The WebAssembly plugins built for the tests by `build.rs`.
+
+use std::path::Path;
+
+/// The web chat connector.
+pub fn webchat() -> &'static Path {
+    Path::new(env!("OMNI_TEST_WEBCHAT_WASM"))
+}
+
+/// The deliberately misbehaving plugin.
+pub fn hostile() -> &'static Path {
+    Path::new(env!("OMNI_TEST_HOSTILE_WASM"))
+}
