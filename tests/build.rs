@@ -8,11 +8,13 @@ use std::process::Command;
 const PLUGINS: &[(&str, &str)] = &[
     ("omni-webchat", "OMNI_TEST_WEBCHAT_WASM"),
     ("omni-test-hostile", "OMNI_TEST_HOSTILE_WASM"),
+    ("omni-plugin-template", "OMNI_TEST_TEMPLATE_WASM"),
 ];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let workspace = manifest_dir.parent().expect("tests/ sits in the workspace");
+    println!("cargo:rerun-if-changed=build.rs");
     for watched in ["plugin-sdk", "plugins", "tests/plugins", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
     }

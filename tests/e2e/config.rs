@@ -81,3 +81,20 @@ fn missing_and_broken_plugin_files_are_named() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("is not a valid WebAssembly component"), "{out}");
 }
+
+#[test]
+fn the_plugin_template_builds_loads_and_describes_itself() {
+    let output = Command::new(omni_bin())
+        .args(["plugin", "inspect"])
+        .arg(wasm::template())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text.contains("plugin:      template 0.1.0 (Template SMS)"), "{text}");
+    assert!(text.contains("omni:plugin/connector@0.1.0"), "{text}");
+}

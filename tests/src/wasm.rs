@@ -11,3 +11,8 @@ pub fn webchat() -> &'static Path {
 pub fn hostile() -> &'static Path {
     Path::new(env!("OMNI_TEST_HOSTILE_WASM"))
 }
+
+/// The plugin template from `plugin-sdk/template`.
+pub fn template() -> &'static Path {
+    Path::new(env!("OMNI_TEST_TEMPLATE_WASM"))
+}

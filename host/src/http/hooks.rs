@@ -38,7 +38,18 @@ pub async fn hook(
 ) -> Response {
     match handle(app, params, method, uri, headers, body).await {
         Ok(response) => response,
-        Err(error) => error.into_response(),
+        Err(error) => {
+            let too_large = error.status == StatusCode::PAYLOAD_TOO_LARGE;
+            let mut response = error.into_response();
+            if too_large {
+                // The rest of the body was never read: close the connection
+                // so the client does not send its next request into it.
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            response
+        }
     }
 }
 
