@@ -56,39 +56,45 @@ impl Dispatcher {
         let slots = Arc::new(Semaphore::new(this.config.concurrency));
         while !stop.is_requested() {
             let free = slots.available_permits() as u32;
-            let jobs = if free == 0 {
-                Vec::new()
-            } else {
-                match this.store.claim_outbox(Timestamp::now(), this.lease(), free).await {
+            let mut claimed = 0;
+            if free > 0 {
+                let jobs = match this.store.claim_outbox(Timestamp::now(), this.lease(), free).await {
                     Ok(jobs) => jobs,
                     Err(e) => {
                         tracing::error!("cannot read the outbox: {e}");
                         Vec::new()
                     }
-                }
-            };
-            let claimed = jobs.len();
-            for job in jobs {
-                let Ok(permit) = slots.clone().acquire_owned().await else {
-                    break;
                 };
-                let this = this.clone();
-                tokio::spawn(async move {
-                    this.deliver(job).await;
-                    drop(permit);
-                    this.wake.notify_one();
-                });
+                claimed = jobs.len();
+                for job in jobs {
+                    let Ok(permit) = slots.clone().acquire_owned().await else {
+                        break;
+                    };
+                    let this = this.clone();
+                    tokio::spawn(async move {
+                        this.deliver(job).await;
+                        drop(permit);
+                        // A finished send may unblock the next reply of its conversation.
+                        this.wake.notify_one();
+                    });
+                }
             }
-            if claimed > 0 {
+            if claimed > 0 && claimed as u32 == free {
                 continue;
             }
-            let wait = match this.store.next_outbox_due().await {
-                Ok(Some(due)) => {
-                    let millis =
-                        (due.as_millis() - Timestamp::now().as_millis()).clamp(0, IDLE_POLL.as_millis() as i64);
-                    Duration::from_millis(millis as u64)
+            // All slots busy: a finishing send wakes us. Otherwise sleep until
+            // the next row is due (a retry, an expiring lease) or a wake-up.
+            let wait = if free == 0 {
+                IDLE_POLL
+            } else {
+                match this.store.next_outbox_due().await {
+                    Ok(Some(due)) => {
+                        let millis =
+                            (due.as_millis() - Timestamp::now().as_millis()).clamp(0, IDLE_POLL.as_millis() as i64);
+                        Duration::from_millis(millis as u64)
+                    }
+                    _ => IDLE_POLL,
                 }
-                _ => IDLE_POLL,
             };
             tokio::select! {
                 _ = this.wake.notified() => {}

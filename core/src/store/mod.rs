@@ -109,7 +109,9 @@ pub trait Store: Send + Sync + 'static {
     /// Records the result of a send, with the plugin call's key-value changes.
     async fn finish_outbox(&self, job: &OutboxJob, outcome: SendOutcome, kv: KvChanges) -> Result<(), StoreError>;
 
-    /// When the next outbox row becomes due, if any is waiting.
+    /// When the next claimable outbox row becomes due (a leased row counts at
+    /// its lease's end; a row behind an earlier one of its conversation does
+    /// not count), if any is waiting.
     async fn next_outbox_due(&self) -> Result<Option<Timestamp>, StoreError>;
 
     /// Lists conversations, most recently active first.

@@ -301,8 +301,13 @@ impl Store for SqliteStore {
     }
 
     async fn next_outbox_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        // Rows waiting behind an earlier reply of their conversation are not
+        // due: they become claimable when that one finishes.
         let due: Option<i64> = sqlx::query_scalar(
-            "SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) FROM outbox WHERE state = 'pending'",
+            "SELECT MIN(MAX(o.next_attempt_at, COALESCE(o.lease_until, 0))) FROM outbox o
+             WHERE o.state = 'pending'
+               AND NOT EXISTS (SELECT 1 FROM outbox p
+                               WHERE p.conversation_id = o.conversation_id AND p.state = 'pending' AND p.id < o.id)",
         )
         .fetch_one(&self.reader)
         .await?;
