@@ -15,6 +15,16 @@ pub enum Direction {
     Outbound,
 }
 
+impl Direction {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+        }
+    }
+}
+
 /// What kind of timeline entry a message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -24,6 +34,16 @@ pub enum MessageKind {
     Text,
     /// A phone or video call record.
     Call,
+}
+
+impl MessageKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Text => "text",
+            MessageKind::Call => "call",
+        }
+    }
 }
 
 /// Where a message stands.

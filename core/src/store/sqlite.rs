@@ -141,27 +141,29 @@ impl Store for SqliteStore {
             .await?;
 
         let now = Timestamp::now();
-        let id = MessageId::new();
-        let attachments =
-            serde_json::to_string(&outbound.attachments).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        sqlx::query(
-            "INSERT INTO messages (id, conversation_id, person_id, connector_id, channel, direction, kind, identity_id,
-                                   text, attachments, reply_to, thread_id, status, created_at, status_at)
-             VALUES (?, ?, ?, ?, ?, 'outbound', 'text', ?, ?, ?, ?, ?, 'queued', ?, ?)",
+        let reply_to: Option<String> = last_inbound.get("external_id");
+        let thread_id: Option<String> = last_inbound.get("thread_id");
+        let id = insert_message(
+            &mut tx,
+            NewMessageRow {
+                conversation_id: outbound.conversation_id,
+                person_id: &person_id,
+                connector: &connector,
+                channel: &channel,
+                direction: Direction::Outbound,
+                kind: MessageKind::Text,
+                identity_id,
+                text: &outbound.text,
+                attachments: &outbound.attachments,
+                metadata: None,
+                external_id: None,
+                thread_id: thread_id.as_deref(),
+                reply_to: reply_to.as_deref(),
+                status: MessageStatus::Queued,
+                sent_at: None,
+                now,
+            },
         )
-        .bind(id.to_string())
-        .bind(outbound.conversation_id.to_string())
-        .bind(&person_id)
-        .bind(&connector)
-        .bind(&channel)
-        .bind(identity_id)
-        .bind(&outbound.text)
-        .bind(&attachments)
-        .bind(last_inbound.get::<Option<String>, _>("external_id"))
-        .bind(last_inbound.get::<Option<String>, _>("thread_id"))
-        .bind(now.as_millis())
-        .bind(now.as_millis())
-        .execute(&mut *tx)
         .await?;
         sqlx::query(
             "INSERT INTO outbox (message_id, conversation_id, connector_id, recipient_kind, recipient_value,
@@ -490,28 +492,27 @@ async fn ingest_message(
         set_display_name_if_missing(tx, person_id, name, now).await?;
     }
     let conversation_id = conversation_for(tx, ctx, person_id, now).await?;
-    let id = MessageId::new();
-    let attachments = serde_json::to_string(&message.attachments).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    sqlx::query(
-        "INSERT INTO messages (id, conversation_id, person_id, connector_id, channel, direction, kind, identity_id, text,
-                              attachments, external_id, thread_id, reply_to, status, sent_at, created_at, status_at)
-         VALUES (?, ?, ?, ?, ?, 'inbound', 'text', ?, ?, ?, ?, ?, ?, 'received', ?, ?, ?)",
+    let id = insert_message(
+        tx,
+        NewMessageRow {
+            conversation_id,
+            person_id: &person_id.to_string(),
+            connector: ctx.connector.as_str(),
+            channel: ctx.channel,
+            direction: Direction::Inbound,
+            kind: MessageKind::Text,
+            identity_id,
+            text: &message.text,
+            attachments: &message.attachments,
+            metadata: None,
+            external_id: Some(&message.external_id),
+            thread_id: message.thread_id.as_deref(),
+            reply_to: message.reply_to.as_deref(),
+            status: MessageStatus::Received,
+            sent_at: message.sent_at,
+            now,
+        },
     )
-    .bind(id.to_string())
-    .bind(conversation_id.to_string())
-    .bind(person_id.to_string())
-    .bind(ctx.connector.as_str())
-    .bind(ctx.channel)
-    .bind(identity_id)
-    .bind(&message.text)
-    .bind(attachments)
-    .bind(&message.external_id)
-    .bind(&message.thread_id)
-    .bind(&message.reply_to)
-    .bind(message.sent_at.map(Timestamp::as_millis))
-    .bind(now.as_millis())
-    .bind(now.as_millis())
-    .execute(&mut *tx)
     .await?;
     report.messages.push(id);
     Ok(())
@@ -531,10 +532,7 @@ async fn ingest_call(
     })
     .to_string();
     let text = call.transcript.clone().unwrap_or_default();
-    let direction = match call.direction {
-        Direction::Inbound => "inbound",
-        Direction::Outbound => "outbound",
-    };
+    let direction = call.direction.as_str();
     // A call's record changes as it progresses (ringing, completed, recording ready).
     let updated = sqlx::query(
         "UPDATE messages SET metadata = ?, text = CASE WHEN ? = '' THEN text ELSE ? END, status_at = ?
@@ -556,26 +554,27 @@ async fn ingest_call(
     let now = Timestamp::now();
     let (person_id, identity_id) = resolve_person(tx, ctx.connector, &call.party, &[], now).await?;
     let conversation_id = conversation_for(tx, ctx, person_id, now).await?;
-    let id = MessageId::new();
-    sqlx::query(
-        "INSERT INTO messages (id, conversation_id, person_id, connector_id, channel, direction, kind, identity_id, text,
-                              metadata, external_id, status, sent_at, created_at, status_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'call', ?, ?, ?, ?, 'received', ?, ?, ?)",
+    let id = insert_message(
+        tx,
+        NewMessageRow {
+            conversation_id,
+            person_id: &person_id.to_string(),
+            connector: ctx.connector.as_str(),
+            channel: ctx.channel,
+            direction: call.direction,
+            kind: MessageKind::Call,
+            identity_id,
+            text: &text,
+            attachments: &[],
+            metadata: Some(&metadata),
+            external_id: Some(&call.external_id),
+            thread_id: None,
+            reply_to: None,
+            status: MessageStatus::Received,
+            sent_at: call.started_at,
+            now,
+        },
     )
-    .bind(id.to_string())
-    .bind(conversation_id.to_string())
-    .bind(person_id.to_string())
-    .bind(ctx.connector.as_str())
-    .bind(ctx.channel)
-    .bind(direction)
-    .bind(identity_id)
-    .bind(&text)
-    .bind(&metadata)
-    .bind(&call.external_id)
-    .bind(call.started_at.map(Timestamp::as_millis))
-    .bind(now.as_millis())
-    .bind(now.as_millis())
-    .execute(&mut *tx)
     .await?;
     report.messages.push(id);
     Ok(())
@@ -629,16 +628,65 @@ async fn apply_profile(
     Ok(())
 }
 
+/// A message row to insert.
+struct NewMessageRow<'a> {
+    conversation_id: ConversationId,
+    person_id: &'a str,
+    connector: &'a str,
+    channel: &'a str,
+    direction: Direction,
+    kind: MessageKind,
+    identity_id: i64,
+    text: &'a str,
+    attachments: &'a [Attachment],
+    metadata: Option<&'a str>,
+    external_id: Option<&'a str>,
+    thread_id: Option<&'a str>,
+    reply_to: Option<&'a str>,
+    status: MessageStatus,
+    sent_at: Option<Timestamp>,
+    now: Timestamp,
+}
+
+async fn insert_message(tx: &mut SqliteConnection, row: NewMessageRow<'_>) -> Result<MessageId, StoreError> {
+    let id = MessageId::new();
+    let attachments = serde_json::to_string(row.attachments).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO messages (id, conversation_id, person_id, connector_id, channel, direction, kind, identity_id, text,
+                              attachments, metadata, external_id, thread_id, reply_to, status, sent_at, created_at,
+                              status_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id.to_string())
+    .bind(row.conversation_id.to_string())
+    .bind(row.person_id)
+    .bind(row.connector)
+    .bind(row.channel)
+    .bind(row.direction.as_str())
+    .bind(row.kind.as_str())
+    .bind(row.identity_id)
+    .bind(row.text)
+    .bind(attachments)
+    .bind(row.metadata.unwrap_or("{}"))
+    .bind(row.external_id)
+    .bind(row.thread_id)
+    .bind(row.reply_to)
+    .bind(row.status.as_str())
+    .bind(row.sent_at.map(Timestamp::as_millis))
+    .bind(row.now.as_millis())
+    .bind(row.now.as_millis())
+    .execute(&mut *tx)
+    .await?;
+    Ok(id)
+}
+
 async fn external_id_exists(
     tx: &mut SqliteConnection,
     connector: &ConnectorId,
     direction: Direction,
     external_id: &str,
 ) -> Result<bool, StoreError> {
-    let direction = match direction {
-        Direction::Inbound => "inbound",
-        Direction::Outbound => "outbound",
-    };
+    let direction = direction.as_str();
     let found: Option<i64> =
         sqlx::query_scalar("SELECT 1 FROM messages WHERE connector_id = ? AND direction = ? AND external_id = ?")
             .bind(connector.as_str())

@@ -131,40 +131,10 @@ impl Runtime {
                     message: format!("{e:#}"),
                 })?
         };
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| LoadError::Contract {
-                path: path.clone(),
-                message: format!("{e:#}"),
-            })?;
-        let pre = ChannelPre::new(pre).map_err(|e| LoadError::Contract {
-            path: path.clone(),
-            message: format!("{e:#}"),
-        })?;
-
+        let pre = self.link(&path, &component)?;
         // Ask the plugin who it is before it gets secrets or state.
-        let describe = Sandbox {
-            engine: self.engine.clone(),
-            pre: pre.clone(),
-            context: Arc::new(PluginContext {
-                id: plugin.id.clone(),
-                config: BTreeMap::new(),
-                secrets: BTreeMap::new(),
-                declared_secrets: Vec::new(),
-            }),
-            limits: plugin.limits,
-            kv_store: None,
-            slots: self.slots.clone(),
-        };
-        let raw = describe.call_manifest().await.map_err(|source| LoadError::Call {
-            path: path.clone(),
-            source,
-        })?;
-        let manifest = Manifest::from_wit(raw).map_err(|message| LoadError::Manifest {
-            path: path.clone(),
-            message,
-        })?;
+        let describe = self.sandbox(pre, plugin.id.clone(), plugin.limits);
+        let manifest = describe_plugin(&path, &describe).await?;
         manifest.check_instance(plugin, index)?;
         let sandbox = Sandbox {
             context: Arc::new(PluginContext {
@@ -191,6 +161,51 @@ impl Drop for Runtime {
     fn drop(&mut self) {
         self.ticker_stop.store(true, Ordering::Relaxed);
     }
+}
+
+impl Runtime {
+    /// Links a component against the host's imports as a channel plugin.
+    fn link(
+        &self,
+        path: &std::path::Path,
+        component: &wasmtime::component::Component,
+    ) -> Result<ChannelPre<CallState>, LoadError> {
+        let contract = |e: wasmtime::Error| LoadError::Contract {
+            path: path.to_owned(),
+            message: format!("{e:#}"),
+        };
+        let pre = self.linker.instantiate_pre(component).map_err(contract)?;
+        ChannelPre::new(pre).map_err(contract)
+    }
+
+    /// A sandbox that can run the plugin but gives it no config, secrets or state.
+    fn sandbox(&self, pre: ChannelPre<CallState>, id: omni_core::ConnectorId, limits: Limits) -> Sandbox {
+        Sandbox {
+            engine: self.engine.clone(),
+            pre,
+            context: Arc::new(PluginContext {
+                id,
+                config: BTreeMap::new(),
+                secrets: BTreeMap::new(),
+                declared_secrets: Vec::new(),
+            }),
+            limits,
+            kv_store: None,
+            slots: self.slots.clone(),
+        }
+    }
+}
+
+/// Calls `manifest` and checks what the plugin says about itself.
+async fn describe_plugin(path: &std::path::Path, sandbox: &Sandbox) -> Result<Manifest, LoadError> {
+    let raw = sandbox.call_manifest().await.map_err(|source| LoadError::Call {
+        path: path.to_owned(),
+        source,
+    })?;
+    Manifest::from_wit(raw).map_err(|message| LoadError::Manifest {
+        path: path.to_owned(),
+        message,
+    })
 }
 
 /// What `omni plugin inspect` shows.
@@ -221,38 +236,9 @@ impl Runtime {
         let ty = component.component_type();
         let imports = ty.imports(&self.engine).map(|(name, _)| name.to_owned()).collect();
         let exports = ty.exports(&self.engine).map(|(name, _)| name.to_owned()).collect();
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| LoadError::Contract {
-                path: path.to_owned(),
-                message: format!("{e:#}"),
-            })?;
-        let pre = ChannelPre::new(pre).map_err(|e| LoadError::Contract {
-            path: path.to_owned(),
-            message: format!("{e:#}"),
-        })?;
-        let sandbox = Sandbox {
-            engine: self.engine.clone(),
-            pre,
-            context: Arc::new(PluginContext {
-                id: omni_core::ConnectorId::new("inspect").expect("valid id"),
-                config: BTreeMap::new(),
-                secrets: BTreeMap::new(),
-                declared_secrets: Vec::new(),
-            }),
-            limits: Limits::default(),
-            kv_store: None,
-            slots: self.slots.clone(),
-        };
-        let raw = sandbox.call_manifest().await.map_err(|source| LoadError::Call {
-            path: path.to_owned(),
-            source,
-        })?;
-        let manifest = Manifest::from_wit(raw).map_err(|message| LoadError::Manifest {
-            path: path.to_owned(),
-            message,
-        })?;
+        let pre = self.link(path, &component)?;
+        let id = omni_core::ConnectorId::new("inspect").expect("a valid connector id");
+        let manifest = describe_plugin(path, &self.sandbox(pre, id, Limits::default())).await?;
         Ok(Inspection {
             manifest,
             imports,

@@ -67,6 +67,15 @@ async fn ingest(store: &SqliteStore, m: InboundMessage) -> IngestReport {
     store.ingest(batch(vec![InboundEvent::Message(m)])).await.unwrap()
 }
 
+fn reply_to(conversation_id: ConversationId, text: &str) -> NewOutbound {
+    NewOutbound {
+        conversation_id,
+        text: text.to_owned(),
+        attachments: Vec::new(),
+        connector: None,
+    }
+}
+
 async fn only_conversation(store: &SqliteStore) -> ConversationDetail {
     let page = store
         .conversations(ConversationQuery {
@@ -191,14 +200,16 @@ async fn replies_go_out_in_order_and_receipts_move_them_forward() {
     let t = open().await;
     ingest(&t.store, message("v1/m1", visitor("v1"), "hello")).await;
     let conversation = only_conversation(&t.store).await.conversation;
-    let reply = |text: &str| NewOutbound {
-        conversation_id: conversation.id,
-        text: text.to_owned(),
-        attachments: Vec::new(),
-        connector: None,
-    };
-    let first = t.store.enqueue_outbound(reply("one")).await.unwrap();
-    let second = t.store.enqueue_outbound(reply("two")).await.unwrap();
+    let first = t
+        .store
+        .enqueue_outbound(reply_to(conversation.id, "one"))
+        .await
+        .unwrap();
+    let second = t
+        .store
+        .enqueue_outbound(reply_to(conversation.id, "two"))
+        .await
+        .unwrap();
     assert_eq!(first.status, MessageStatus::Queued);
 
     let now = Timestamp::now();
@@ -256,15 +267,7 @@ async fn an_expired_lease_is_claimed_again_and_the_stale_attempt_cannot_finish()
     let t = open().await;
     ingest(&t.store, message("v1/m1", visitor("v1"), "hello")).await;
     let conversation = only_conversation(&t.store).await.conversation;
-    t.store
-        .enqueue_outbound(NewOutbound {
-            conversation_id: conversation.id,
-            text: "x".into(),
-            attachments: vec![],
-            connector: None,
-        })
-        .await
-        .unwrap();
+    t.store.enqueue_outbound(reply_to(conversation.id, "x")).await.unwrap();
     let now = Timestamp::now();
     let stale = t
         .store
@@ -296,15 +299,7 @@ async fn retries_wait_and_failures_dead_letter() {
     let t = open().await;
     ingest(&t.store, message("v1/m1", visitor("v1"), "hello")).await;
     let conversation = only_conversation(&t.store).await.conversation;
-    t.store
-        .enqueue_outbound(NewOutbound {
-            conversation_id: conversation.id,
-            text: "x".into(),
-            attachments: vec![],
-            connector: None,
-        })
-        .await
-        .unwrap();
+    t.store.enqueue_outbound(reply_to(conversation.id, "x")).await.unwrap();
     let now = Timestamp::now();
     let job = t
         .store
@@ -372,16 +367,7 @@ async fn replies_need_an_address_on_the_chosen_connector() {
         .unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err}");
     let missing = ConversationId::new();
-    let err = t
-        .store
-        .enqueue_outbound(NewOutbound {
-            conversation_id: missing,
-            text: "x".into(),
-            attachments: vec![],
-            connector: None,
-        })
-        .await
-        .unwrap_err();
+    let err = t.store.enqueue_outbound(reply_to(missing, "x")).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)));
 }
 
