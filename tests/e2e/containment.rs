@@ -78,9 +78,9 @@ async fn each_kind_of_misbehaviour_fails_only_its_own_call() {
 async fn floods_of_logs_and_stderr_are_capped() {
     let mut omni = hostile_host().await;
     let (status, body) = omni.get("/hooks/hostile/log-flood").await;
-    assert_eq!((status, body.as_str()), (200, "logged"));
+    assert_eq!((status, body.as_str()), (200, "logged"), "{body}");
     let (status, body) = omni.get("/hooks/hostile/stderr-flood").await;
-    assert_eq!((status, body.as_str()), (200, "printed"));
+    assert_eq!((status, body.as_str()), (200, "printed"), "{body}");
     let logs = omni.logs();
     assert!(logs.contains("more log lines than allowed"), "{logs}");
     assert!(

@@ -66,13 +66,13 @@ impl Channel for Hostile {
             }
             "/bad-status" => Ok(WebhookOutcome::new(Response::status(1000))),
             "/log-flood" => {
-                for i in 0..100_000 {
+                for i in 0..10_000 {
                     host.info(&format!("line {i}"));
                 }
                 Ok(WebhookOutcome::new(Response::text(200, "logged")))
             }
             "/stderr-flood" => {
-                for _ in 0..10_000 {
+                for _ in 0..1_000 {
                     eprintln!("{}", "noise ".repeat(100));
                 }
                 Ok(WebhookOutcome::new(Response::text(200, "printed")))
