@@ -28,8 +28,10 @@ pub struct InboundMessage {
     pub attachments: Vec<Attachment>,
     /// The channel's thread id.
     pub thread_id: Option<String>,
-    /// External id of the message answered.
+    /// External id of the message answered (`In-Reply-To`).
     pub reply_to: Option<String>,
+    /// External ids of earlier messages of the thread (`References`).
+    pub references: Vec<String>,
     /// The provider's send time.
     pub sent_at: Option<Timestamp>,
 }
@@ -79,6 +81,23 @@ pub struct CallEvent {
     pub transcript: Option<String>,
 }
 
+/// A customer-satisfaction answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsatEvent {
+    /// The provider's id of the answer.
+    pub external_id: String,
+    /// Who answered.
+    pub subject: IdentityClaim,
+    /// The score, 1 to `scale`.
+    pub score: u8,
+    /// The top of the scale.
+    pub scale: u8,
+    /// The person's comment.
+    pub comment: Option<String>,
+    /// When.
+    pub at: Option<Timestamp>,
+}
+
 /// One event to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InboundEvent {
@@ -90,11 +109,16 @@ pub enum InboundEvent {
     Profile(ProfileUpdate),
     /// A call record.
     Call(CallEvent),
+    /// A satisfaction answer.
+    Csat(CsatEvent),
 }
 
 /// Everything one plugin call produced, stored in one transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestBatch {
+    /// The workspace (tenant) of the connector instance; identities never
+    /// link across workspaces.
+    pub workspace: String,
     /// The connector instance.
     pub connector: ConnectorId,
     /// Its channel kind, e.g. `webchat`.
@@ -116,4 +140,6 @@ pub struct IngestReport {
     pub statuses_applied: usize,
     /// Delivery receipts for unknown or already further messages.
     pub statuses_ignored: usize,
+    /// Satisfaction answers stored.
+    pub csat_answers: usize,
 }

@@ -1,32 +1,37 @@
-//! Omni's core: the domain model, identity resolution and the conversation
+//! Omni's core: the domain model, the identity graph and the conversation
 //! store.
 //!
 //! Everything here is independent of WebAssembly and HTTP. The host turns
 //! plugin output into [`IngestBatch`]es of normalised [`InboundEvent`]s and
-//! hands them to a [`Store`], which resolves each sender to a [`Person`]
-//! through their [`IdentityKey`]s, files messages into [`Conversation`]s and
-//! keeps the outbox of replies to send. [`store::sqlite`] is the embedded
-//! backend.
+//! hands them to a [`Store`], which resolves each sender to a [`Person`] (a
+//! connected component of trusted [`Link`]s between [`IdentityKey`]s, kept
+//! honest by [`IdentityGuards`]), files messages into [`Conversation`]s
+//! across channels, keeps the outbox of replies and an event log that
+//! timelines are read from. [`metrics`] turns stored facts into channel
+//! metrics. [`store::sql`] runs on SQLite and PostgreSQL.
 
 mod event;
-mod identity;
+pub mod identity;
 mod ids;
 mod kv;
+pub mod metrics;
 mod model;
 mod outbox;
 pub mod store;
 mod timestamp;
 
 pub use event::{
-    CallEvent, DeliveryUpdate, IdentityClaim, InboundEvent, InboundMessage, IngestBatch, IngestReport, ProfileUpdate,
+    CallEvent, CsatEvent, DeliveryUpdate, IdentityClaim, InboundEvent, InboundMessage, IngestBatch, IngestReport,
+    ProfileUpdate,
 };
-pub use identity::{Email, IdentityError, IdentityKey, IdentityKind, PhoneE164};
+pub use identity::{Email, IdentityError, IdentityGuards, IdentityKey, IdentityKind, Normalizer, PhoneE164, Region};
 pub use ids::{ConnectorId, ConversationId, InvalidConnectorId, MessageId, PersonId};
 pub use kv::KvChanges;
 pub use model::{
-    Attachment, Conversation, ConversationDetail, ConversationStatus, Direction, IdentityClaimRecord, Message,
-    MessageKind, MessageStatus, Page, Person, PersonIdentity,
+    Attachment, AuditEntry, Conversation, ConversationDetail, ConversationStatus, ConversationUpdate,
+    DEFAULT_WORKSPACE, Direction, IdentityRef, Link, Message, MessageKind, MessageStatus, Page, Person, PersonIdentity,
+    SourceKind, Suggestion, SuggestionReason, TimelineEntry,
 };
 pub use outbox::{NewOutbound, OutboxJob, SendOutcome};
-pub use store::{ConversationQuery, KvEntry, Store, StoreError, StoreOptions};
-pub use timestamp::Timestamp;
+pub use store::{AfterResolved, ConversationQuery, Decision, KvEntry, Store, StoreError, StoreOptions};
+pub use timestamp::{Clock, Timestamp};

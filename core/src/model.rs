@@ -4,6 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ConnectorId, ConversationId, IdentityKind, MessageId, PersonId, Timestamp};
 
+/// The workspace used when the config names none.
+pub const DEFAULT_WORKSPACE: &str = "default";
+
 /// Whether a message came from the person or went to them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -117,9 +120,11 @@ impl MessageStatus {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConversationStatus {
-    /// Waiting for or under work by the business.
+    /// Waiting for the business.
     Open,
-    /// Done; a new inbound message reopens or starts a conversation.
+    /// Waiting for the person (or a third party); still continues on a new message.
+    Pending,
+    /// Done; a new inbound message reopens it or starts a new one, per config.
     Resolved,
 }
 
@@ -128,6 +133,7 @@ impl ConversationStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             ConversationStatus::Open => "open",
+            ConversationStatus::Pending => "pending",
             ConversationStatus::Resolved => "resolved",
         }
     }
@@ -136,6 +142,7 @@ impl ConversationStatus {
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "open" => ConversationStatus::Open,
+            "pending" => ConversationStatus::Pending,
             "resolved" => ConversationStatus::Resolved,
             _ => return None,
         })
@@ -163,29 +170,168 @@ pub struct Attachment {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PersonIdentity {
+    /// Stable id of the identity.
+    pub id: i64,
     /// Kind of identifier.
     pub kind: IdentityKind,
     /// Normalised value.
     pub value: String,
-    /// Proven by a channel or signature.
+    /// Proven by a channel, a signature or a CRM.
     pub verified: bool,
-    /// Who reported it: a connector instance id, `api` or `operator`.
-    pub source: String,
+    /// Who proved it (a connector instance id, `api`, `operator`).
+    pub verified_by: Option<String>,
+    /// Whether messages were sent from or to it.
+    pub is_address: bool,
     /// When it was first seen.
     pub created_at: Timestamp,
 }
 
-/// An identifier a person stated without proof; never used to link persons.
+/// One end of a link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct IdentityClaimRecord {
-    /// Kind of identifier.
+pub struct IdentityRef {
+    /// Identity id.
+    pub id: i64,
+    /// Kind.
     pub kind: IdentityKind,
     /// Normalised value.
     pub value: String,
-    /// Connector instance that reported it.
+}
+
+/// Who created a link or made a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// A connector instance, from an event.
+    Connector,
+    /// A client of the API.
+    Api,
+    /// An operator, by hand (API or CLI).
+    Operator,
+}
+
+impl SourceKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Connector => "connector",
+            SourceKind::Api => "api",
+            SourceKind::Operator => "operator",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "connector" => SourceKind::Connector,
+            "api" => SourceKind::Api,
+            "operator" => SourceKind::Operator,
+            _ => return None,
+        })
+    }
+}
+
+/// Evidence that two identities belong to one person, with its provenance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Link {
+    /// Link id; pass it to a split to remove the link.
+    pub id: i64,
+    /// One identity.
+    pub from: IdentityRef,
+    /// The other.
+    pub to: IdentityRef,
+    /// Trusted links make persons; untrusted ones are only recorded.
+    pub trusted: bool,
+    /// Who created it.
+    pub source_kind: SourceKind,
+    /// Which connector instance, client or operator.
     pub source: String,
-    /// When it was first stated.
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub created_at: Timestamp,
+}
+
+/// Why two persons might be one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SuggestionReason {
+    /// An unverified identifier one person stated belongs to the other.
+    UnverifiedMatch,
+    /// A trusted link would merge persons that hold different values of a unique kind.
+    UniqueConflict,
+    /// A trusted link would merge persons into one with too many identities of a kind.
+    OverCap,
+}
+
+impl SuggestionReason {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SuggestionReason::UnverifiedMatch => "unverified_match",
+            SuggestionReason::UniqueConflict => "unique_conflict",
+            SuggestionReason::OverCap => "over_cap",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "unverified_match" => SuggestionReason::UnverifiedMatch,
+            "unique_conflict" => SuggestionReason::UniqueConflict,
+            "over_cap" => SuggestionReason::OverCap,
+            _ => return None,
+        })
+    }
+}
+
+/// A possible merge for an operator to review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Suggestion {
+    /// Suggestion id.
+    pub id: i64,
+    /// The person it was raised on.
+    pub person_id: PersonId,
+    /// The person it might be.
+    pub other_person_id: PersonId,
+    /// The identifier that matched.
+    pub identity: Option<IdentityRef>,
+    /// Why.
+    pub reason: SuggestionReason,
+    /// Details for the operator.
+    pub detail: String,
+    /// Connector instance or client that raised it.
+    pub source: String,
+    /// `open`, `accepted` or `dismissed`.
+    pub status: String,
+    /// When.
+    pub created_at: Timestamp,
+}
+
+/// One merge, split or refusal, with who and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditEntry {
+    /// Entry id.
+    pub id: i64,
+    /// `merge`, `split`, `merge_refused`, `suggestion_dismissed`.
+    pub action: String,
+    /// Who: `connector:<id>`, `operator:<name>`.
+    pub actor: String,
+    /// Why.
+    pub reason: String,
+    /// The person acted on.
+    pub person_id: Option<PersonId>,
+    /// The other person, for merges and splits.
+    pub other_person_id: Option<PersonId>,
+    /// Details.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub detail: serde_json::Value,
+    /// When.
     pub created_at: Timestamp,
 }
 
@@ -195,6 +341,8 @@ pub struct IdentityClaimRecord {
 pub struct Person {
     /// Id.
     pub id: PersonId,
+    /// The workspace (tenant) the person belongs to.
+    pub workspace: String,
     /// Best known name.
     pub display_name: Option<String>,
     /// First seen.
@@ -203,8 +351,10 @@ pub struct Person {
     pub updated_at: Timestamp,
     /// Identities that resolve to this person.
     pub identities: Vec<PersonIdentity>,
-    /// Unproven identifiers the person stated.
-    pub claims: Vec<IdentityClaimRecord>,
+    /// Links among them and to unproven claims, with provenance.
+    pub links: Vec<Link>,
+    /// Persons merged into this one.
+    pub merged_from: Vec<PersonId>,
 }
 
 /// A conversation thread with one person.
@@ -213,20 +363,48 @@ pub struct Person {
 pub struct Conversation {
     /// Id.
     pub id: ConversationId,
+    /// The workspace (tenant).
+    pub workspace: String,
     /// The person.
     pub person_id: PersonId,
-    /// Open or resolved.
+    /// Open, pending or resolved.
     pub status: ConversationStatus,
     /// Channel kind of the latest message, e.g. `webchat`.
     pub channel: String,
     /// Connector instance of the latest message.
     pub connector_id: ConnectorId,
+    /// The agent or team it is assigned to.
+    pub assignee: Option<String>,
+    /// Labels.
+    pub tags: Vec<String>,
     /// Started.
     pub created_at: Timestamp,
     /// Last changed.
     pub updated_at: Timestamp,
     /// Time of the latest message.
     pub last_message_at: Timestamp,
+    /// When the business first answered.
+    pub first_response_at: Option<Timestamp>,
+    /// When it was last resolved.
+    pub resolved_at: Option<Timestamp>,
+    /// How often it was reopened.
+    pub reopen_count: i64,
+}
+
+/// Changes to a conversation; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ConversationUpdate {
+    /// New status.
+    #[serde(default)]
+    pub status: Option<ConversationStatus>,
+    /// New assignee; an empty string unassigns.
+    #[serde(default)]
+    pub assignee: Option<String>,
+    /// New tags (replacing the old ones).
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
 }
 
 /// One message of a conversation.
@@ -277,6 +455,26 @@ pub struct ConversationDetail {
     pub conversation: Conversation,
     /// Messages, oldest first.
     pub messages: Vec<Message>,
+}
+
+/// One entry of a person's timeline: a message, a channel switch, a merge,
+/// a delivery status, a CSAT answer, a conversation status change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TimelineEntry {
+    /// Position in the event log; entries are in this order.
+    pub position: i64,
+    /// What happened, e.g. `message.received`, `person.merged`.
+    pub kind: String,
+    /// When.
+    pub at: Timestamp,
+    /// The conversation, when the entry is about one.
+    pub conversation_id: Option<ConversationId>,
+    /// The message, when the entry is about one.
+    pub message_id: Option<MessageId>,
+    /// Details, depending on the kind.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub data: serde_json::Value,
 }
 
 /// One page of a listing, with the cursor of the next page.

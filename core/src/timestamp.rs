@@ -83,3 +83,35 @@ mod tests {
         assert_eq!(Timestamp::parse_rfc3339(&t.to_rfc3339()), Some(t));
     }
 }
+
+/// Where the store gets the time: the system clock, or a manual clock that
+/// tests move forward to get exact durations.
+#[derive(Debug, Clone, Default)]
+pub struct Clock(Option<std::sync::Arc<std::sync::atomic::AtomicI64>>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Self(None)
+    }
+
+    /// A clock that stands at `start` until moved.
+    pub fn manual(start: Timestamp) -> Self {
+        Self(Some(std::sync::Arc::new(std::sync::atomic::AtomicI64::new(start.0))))
+    }
+
+    /// The current time.
+    pub fn now(&self) -> Timestamp {
+        match &self.0 {
+            None => Timestamp::now(),
+            Some(millis) => Timestamp(millis.load(std::sync::atomic::Ordering::SeqCst)),
+        }
+    }
+
+    /// Moves a manual clock forward (no effect on the system clock).
+    pub fn advance(&self, by: std::time::Duration) {
+        if let Some(millis) = &self.0 {
+            millis.fetch_add(by.as_millis() as i64, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}

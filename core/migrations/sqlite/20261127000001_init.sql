@@ -1,47 +1,115 @@
--- Persons are the people the business talks to; identities resolve to them.
+-- Omni schema, SQLite dialect. migrations/postgres holds the same schema for
+-- PostgreSQL; the two must stay equivalent (the store runs the same queries).
+-- Times are milliseconds since the Unix epoch; flags are 0/1 integers.
+
+-- A person is a connected component of trusted links between identities.
 CREATE TABLE persons (
-    id           TEXT PRIMARY KEY,
+    id           TEXT    PRIMARY KEY,
+    workspace    TEXT    NOT NULL,
     display_name TEXT,
+    merged_into  TEXT,
     created_at   INTEGER NOT NULL,
     updated_at   INTEGER NOT NULL
 );
+CREATE INDEX persons_merged_into ON persons (merged_into);
 
--- Trusted identifiers: a channel address or a verified identifier. Each
--- normalised identifier belongs to exactly one person.
+-- Normalised identifiers. person_id is NULL for identifiers known only from
+-- unproven claims: they belong to nobody until a trusted link reaches them.
 CREATE TABLE identities (
-    id         INTEGER PRIMARY KEY AUTOINCREMENT,
-    person_id  TEXT    NOT NULL REFERENCES persons(id),
-    kind       TEXT    NOT NULL,
-    value      TEXT    NOT NULL,
-    verified   INTEGER NOT NULL,
-    source     TEXT    NOT NULL,
-    created_at INTEGER NOT NULL,
-    UNIQUE (kind, value)
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace   TEXT    NOT NULL,
+    kind        TEXT    NOT NULL,
+    value       TEXT    NOT NULL,
+    person_id   TEXT    REFERENCES persons(id),
+    verified    INTEGER NOT NULL DEFAULT 0,
+    verified_by TEXT,
+    is_address  INTEGER NOT NULL DEFAULT 0,
+    created_at  INTEGER NOT NULL,
+    UNIQUE (workspace, kind, value)
 );
 CREATE INDEX identities_person ON identities (person_id);
 
--- Identifiers a person stated without proof; shown, never used to link.
-CREATE TABLE identity_claims (
-    person_id  TEXT    NOT NULL REFERENCES persons(id),
-    kind       TEXT    NOT NULL,
-    value      TEXT    NOT NULL,
-    source     TEXT    NOT NULL,
-    created_at INTEGER NOT NULL,
-    PRIMARY KEY (person_id, kind, value)
+-- Evidence that two identities are one person, with provenance. Removing a
+-- link sets removed_at; the row stays as history.
+CREATE TABLE links (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace      TEXT    NOT NULL,
+    from_identity  INTEGER NOT NULL REFERENCES identities(id),
+    to_identity    INTEGER NOT NULL REFERENCES identities(id),
+    trusted        INTEGER NOT NULL,
+    source_kind    TEXT    NOT NULL,
+    source         TEXT    NOT NULL,
+    reason         TEXT    NOT NULL,
+    created_at     INTEGER NOT NULL,
+    removed_at     INTEGER,
+    removed_by     TEXT,
+    removed_reason TEXT
 );
+CREATE INDEX links_from ON links (from_identity);
+CREATE INDEX links_to ON links (to_identity);
+
+CREATE TABLE suggestions (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace       TEXT    NOT NULL,
+    person_id       TEXT    NOT NULL,
+    other_person_id TEXT    NOT NULL,
+    identity_id     INTEGER REFERENCES identities(id),
+    reason          TEXT    NOT NULL,
+    detail          TEXT    NOT NULL,
+    source          TEXT    NOT NULL,
+    status          TEXT    NOT NULL,
+    created_at      INTEGER NOT NULL,
+    decided_at      INTEGER,
+    decided_by      TEXT
+);
+CREATE INDEX suggestions_person ON suggestions (person_id, status);
+CREATE INDEX suggestions_other ON suggestions (other_person_id, status);
+
+CREATE TABLE audit_log (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace       TEXT    NOT NULL,
+    action          TEXT    NOT NULL,
+    actor           TEXT    NOT NULL,
+    reason          TEXT    NOT NULL,
+    person_id       TEXT,
+    other_person_id TEXT,
+    detail          TEXT    NOT NULL,
+    created_at      INTEGER NOT NULL
+);
+CREATE INDEX audit_person ON audit_log (person_id);
 
 CREATE TABLE conversations (
-    id              TEXT    PRIMARY KEY,
-    person_id       TEXT    NOT NULL REFERENCES persons(id),
-    status          TEXT    NOT NULL,
-    channel         TEXT    NOT NULL,
-    connector_id    TEXT    NOT NULL,
-    created_at      INTEGER NOT NULL,
-    updated_at      INTEGER NOT NULL,
-    last_message_at INTEGER NOT NULL
+    id                 TEXT    PRIMARY KEY,
+    workspace          TEXT    NOT NULL,
+    person_id          TEXT    NOT NULL REFERENCES persons(id),
+    status             TEXT    NOT NULL,
+    channel            TEXT    NOT NULL,
+    connector_id       TEXT    NOT NULL,
+    first_channel      TEXT    NOT NULL,
+    first_connector_id TEXT    NOT NULL,
+    assignee           TEXT,
+    tags               TEXT    NOT NULL DEFAULT '[]',
+    created_at         INTEGER NOT NULL,
+    updated_at         INTEGER NOT NULL,
+    last_message_at    INTEGER NOT NULL,
+    first_inbound_at   INTEGER,
+    first_response_at  INTEGER,
+    resolved_at        INTEGER,
+    reopen_count       INTEGER NOT NULL DEFAULT 0,
+    outbound_count     INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX conversations_person ON conversations (person_id, last_message_at);
 CREATE INDEX conversations_recent ON conversations (updated_at, id);
+CREATE INDEX conversations_started ON conversations (created_at);
+CREATE INDEX conversations_resolved ON conversations (resolved_at);
+
+-- A channel's thread ids, so a reply in a thread continues its conversation.
+CREATE TABLE conversation_threads (
+    connector_id    TEXT NOT NULL,
+    thread_id       TEXT NOT NULL,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id),
+    PRIMARY KEY (connector_id, thread_id)
+);
 
 CREATE TABLE messages (
     id              TEXT    PRIMARY KEY,
@@ -52,7 +120,7 @@ CREATE TABLE messages (
     direction       TEXT    NOT NULL,
     kind            TEXT    NOT NULL,
     -- Sender of an inbound message, recipient of an outbound one.
-    identity_id     INTEGER REFERENCES identities(id),
+    identity_id     INTEGER NOT NULL REFERENCES identities(id),
     text            TEXT    NOT NULL,
     attachments     TEXT    NOT NULL DEFAULT '[]',
     metadata        TEXT    NOT NULL DEFAULT '{}',
@@ -66,9 +134,27 @@ CREATE TABLE messages (
     status_at       INTEGER NOT NULL
 );
 -- A provider's retry of the same webhook never stores a second message.
-CREATE UNIQUE INDEX messages_external ON messages (connector_id, direction, external_id)
-    WHERE external_id IS NOT NULL;
+CREATE UNIQUE INDEX messages_external ON messages (connector_id, direction, external_id);
 CREATE INDEX messages_conversation ON messages (conversation_id, created_at);
+CREATE INDEX messages_person ON messages (person_id);
+CREATE INDEX messages_created ON messages (created_at);
+CREATE INDEX messages_external_lookup ON messages (external_id);
+
+CREATE TABLE csat (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    connector_id    TEXT    NOT NULL,
+    channel         TEXT    NOT NULL,
+    external_id     TEXT    NOT NULL,
+    person_id       TEXT    NOT NULL REFERENCES persons(id),
+    identity_id     INTEGER NOT NULL REFERENCES identities(id),
+    conversation_id TEXT    REFERENCES conversations(id),
+    score           INTEGER NOT NULL,
+    scale           INTEGER NOT NULL,
+    comment         TEXT,
+    created_at      INTEGER NOT NULL,
+    UNIQUE (connector_id, external_id)
+);
+CREATE INDEX csat_created ON csat (created_at);
 
 -- Outbound messages waiting to be sent, oldest first per conversation.
 CREATE TABLE outbox (
@@ -95,4 +181,19 @@ CREATE TABLE kv (
     value        BLOB    NOT NULL,
     updated_at   INTEGER NOT NULL,
     PRIMARY KEY (connector_id, key)
-) WITHOUT ROWID;
+);
+
+-- Every domain change, in order: the timeline and the feed for subscribers.
+CREATE TABLE events (
+    position        INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace       TEXT    NOT NULL,
+    kind            TEXT    NOT NULL,
+    person_id       TEXT,
+    conversation_id TEXT,
+    message_id      TEXT,
+    data            TEXT    NOT NULL,
+    created_at      INTEGER NOT NULL
+);
+CREATE INDEX events_person ON events (person_id, position);
+CREATE INDEX events_message ON events (message_id);
+CREATE INDEX events_conversation ON events (conversation_id);

@@ -1,19 +1,23 @@
-//! The conversation store: one trait, one implementation per database.
+//! The conversation store: one trait, one SQL implementation that runs on
+//! SQLite (embedded default) and PostgreSQL (several hosts share it).
 //!
-//! Every operation is a domain operation that runs in one transaction, so a
-//! backend can be swapped without the host noticing. SQLite is the embedded
-//! default ([`sqlite::SqliteStore`]).
+//! Every operation is a domain operation that runs in one transaction, so
+//! the host never sees SQL. [`open`] picks the backend from the URL.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::Clock;
+use crate::identity::IdentityGuards;
+use crate::metrics::{MetricsQuery, MetricsReport};
 use crate::{
-    ConnectorId, Conversation, ConversationDetail, ConversationId, ConversationStatus, IngestBatch, IngestReport,
-    KvChanges, Message, NewOutbound, OutboxJob, Page, Person, PersonId, SendOutcome, Timestamp,
+    AuditEntry, ConnectorId, Conversation, ConversationDetail, ConversationId, ConversationStatus, ConversationUpdate,
+    IngestBatch, IngestReport, KvChanges, Message, NewOutbound, OutboxJob, Page, Person, PersonId, SendOutcome,
+    Suggestion, TimelineEntry, Timestamp,
 };
 
-pub mod sqlite;
+pub mod sql;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +29,7 @@ pub enum StoreError {
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     /// The database URL names a backend this build does not support.
-    #[error("unsupported database URL {0:?}: use sqlite://path/to/omni.db")]
+    #[error("unsupported database URL {0:?}: use sqlite://path/to/omni.db or postgres://user@host/db")]
     UnsupportedUrl(String),
     /// A referenced entity does not exist.
     #[error("{0} not found")]
@@ -41,6 +45,9 @@ pub enum StoreError {
     /// The outbox row was claimed again by someone else (the lease expired).
     #[error("outbox row {0} was claimed again before this attempt finished")]
     LeaseLost(i64),
+    /// A merge the guards refuse; the reason says which guard.
+    #[error("merge refused: {0}")]
+    MergeRefused(String),
     /// The request cannot be carried out as asked.
     #[error("{0}")]
     Invalid(String),
@@ -49,18 +56,37 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// How the store groups messages into conversations.
+/// What a new inbound message does to a resolved conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterResolved {
+    /// Reopen it if it was resolved within this long ago; otherwise start a
+    /// new conversation.
+    Reopen(Duration),
+    /// Always start a new conversation.
+    New,
+}
+
+/// How the store groups messages and links identities.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
-    /// An inbound message continues the person's open conversation if that
-    /// conversation had a message within this window; else a new one starts.
+    /// An inbound message continues the person's open (or pending)
+    /// conversation if it had a message within this window, whatever the channel.
     pub conversation_window: Duration,
+    /// What happens after a conversation is resolved.
+    pub after_resolved: AfterResolved,
+    /// Blocklist, caps and unique kinds.
+    pub guards: IdentityGuards,
+    /// Where "now" comes from.
+    pub clock: Clock,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         Self {
             conversation_window: Duration::from_secs(7 * 24 * 3600),
+            after_resolved: AfterResolved::Reopen(Duration::from_secs(3 * 24 * 3600)),
+            guards: IdentityGuards::default(),
+            clock: Clock::system(),
         }
     }
 }
@@ -87,13 +113,22 @@ pub struct KvEntry {
     pub updated_at: Timestamp,
 }
 
+/// Who asks for an identity-graph change, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// `operator:<name>`, `api:<token name>`.
+    pub actor: String,
+    /// Why, for the audit log.
+    pub reason: String,
+}
+
 /// The conversation store.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores one plugin call's events and key-value writes in one
-    /// transaction: dedupes messages on (connector, external id), resolves
-    /// identities to persons, continues or opens conversations, applies
-    /// delivery receipts.
+    /// transaction: dedupes on (connector, external id), resolves identities
+    /// to persons (merging on trusted links, suggesting on untrusted ones),
+    /// continues or opens conversations, applies receipts, logs events.
     async fn ingest(&self, batch: IngestBatch) -> Result<IngestReport, StoreError>;
 
     /// Reads a key of a connector's key-value store.
@@ -120,8 +155,46 @@ pub trait Store: Send + Sync + 'static {
     /// One conversation with its messages.
     async fn conversation(&self, id: ConversationId) -> Result<Option<ConversationDetail>, StoreError>;
 
-    /// One person with identities and claims.
+    /// Changes a conversation's status, assignee or tags.
+    async fn update_conversation(
+        &self,
+        id: ConversationId,
+        update: ConversationUpdate,
+        actor: &str,
+    ) -> Result<Conversation, StoreError>;
+
+    /// One person with identities and links; a merged-away id leads to the
+    /// person it was merged into.
     async fn person(&self, id: PersonId) -> Result<Option<Person>, StoreError>;
+
+    /// Merges `other` into `person` by an operator's decision, unless a guard
+    /// refuses ([`StoreError::MergeRefused`]). Returns the surviving person.
+    async fn merge_persons(&self, person: PersonId, other: PersonId, decision: Decision) -> Result<Person, StoreError>;
+
+    /// Removes a link; if it was trusted, the person splits into the
+    /// connected components that remain, and conversations and messages
+    /// follow their identities. Returns the resulting persons.
+    async fn remove_link(&self, link: i64, decision: Decision) -> Result<Vec<PersonId>, StoreError>;
+
+    /// Open merge suggestions involving a person.
+    async fn suggestions(&self, person: PersonId) -> Result<Vec<Suggestion>, StoreError>;
+
+    /// Accepts (merging the two persons) or dismisses a suggestion.
+    async fn decide_suggestion(&self, id: i64, accept: bool, decision: Decision) -> Result<Suggestion, StoreError>;
+
+    /// Merges, splits and refusals involving a person, newest first.
+    async fn audit_log(&self, person: PersonId) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// A person's timeline in event-log order, from after `cursor`.
+    async fn timeline(
+        &self,
+        person: PersonId,
+        cursor: Option<i64>,
+        limit: u32,
+    ) -> Result<Page<TimelineEntry>, StoreError>;
+
+    /// Channel metrics over a time range.
+    async fn metrics(&self, query: MetricsQuery) -> Result<MetricsReport, StoreError>;
 
     /// Checks that the database answers.
     async fn health(&self) -> Result<(), StoreError>;
@@ -129,9 +202,5 @@ pub trait Store: Send + Sync + 'static {
 
 /// Opens the store a database URL names, creating and migrating it as needed.
 pub async fn open(url: &str, options: StoreOptions) -> Result<std::sync::Arc<dyn Store>, StoreError> {
-    if url.starts_with("sqlite:") {
-        Ok(std::sync::Arc::new(sqlite::SqliteStore::open(url, options).await?))
-    } else {
-        Err(StoreError::UnsupportedUrl(url.to_owned()))
-    }
+    Ok(std::sync::Arc::new(sql::SqlStore::open(url, options).await?))
 }

@@ -1,8 +1,16 @@
-//! Identities: the normalised identifiers that tie messages to a person.
+//! Identities: the normalised identifiers that tie messages to a person,
+//! the guards that keep them from linking the wrong people, and the graph
+//! algorithms persons are computed with.
 
 use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+pub mod graph;
+mod guards;
+
+pub use guards::IdentityGuards;
 
 /// What kind of identifier an identity is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -58,9 +66,9 @@ pub enum IdentityError {
     /// Not an email address.
     #[error("{0:?} is not an email address")]
     InvalidEmail(String),
-    /// Not a phone number in international form.
-    #[error("{0:?} is not a phone number in international form (+ and 8 to 15 digits)")]
-    InvalidPhone(String),
+    /// Not a valid phone number.
+    #[error("{0:?} is not a valid phone number{1}")]
+    InvalidPhone(String, &'static str),
     /// Empty, too long or containing control characters.
     #[error("invalid {kind} identifier: {reason}")]
     Invalid {
@@ -109,32 +117,69 @@ impl Email {
 pub struct PhoneE164(String);
 
 impl PhoneE164 {
-    /// Parses a number written in international form, ignoring spaces, dots,
-    /// dashes and parentheses. Numbers without a country code are refused.
-    pub fn parse(raw: &str) -> Result<Self, IdentityError> {
-        let invalid = || IdentityError::InvalidPhone(raw.to_owned());
+    /// Parses a number with libphonenumber's rules: international form
+    /// (`+44 20 7946 0958`, `0044...`) always; national form
+    /// (`(415) 555-0100`) when a default region is given. Numbers that do not
+    /// exist in the numbering plan are refused.
+    pub fn parse(raw: &str, default_region: Option<Region>) -> Result<Self, IdentityError> {
         let trimmed = raw.trim();
-        let digits_part = trimmed
-            .strip_prefix('+')
-            .or_else(|| trimmed.strip_prefix("00"))
-            .ok_or_else(invalid)?;
-        let mut digits = String::with_capacity(16);
-        for c in digits_part.chars() {
-            match c {
-                '0'..='9' => digits.push(c),
-                ' ' | '.' | '-' | '(' | ')' => {}
-                _ => return Err(invalid()),
-            }
+        // libphonenumber reads "00" as the international prefix only for some regions.
+        let text = match trimmed.strip_prefix("00") {
+            Some(rest) if default_region.is_none() => format!("+{rest}"),
+            _ => trimmed.to_owned(),
+        };
+        let region = default_region.map(|r| r.0);
+        let hint = if region.is_none() && !text.starts_with('+') {
+            " (it has no country code and no default region is configured)"
+        } else {
+            ""
+        };
+        let number =
+            phonenumber::parse(region, &text).map_err(|_| IdentityError::InvalidPhone(raw.to_owned(), hint))?;
+        if !phonenumber::is_valid(&number) {
+            return Err(IdentityError::InvalidPhone(raw.to_owned(), hint));
         }
-        if !(8..=15).contains(&digits.len()) || digits.starts_with('0') {
-            return Err(invalid());
-        }
-        Ok(Self(format!("+{digits}")))
+        Ok(Self(number.format().mode(phonenumber::Mode::E164).to_string()))
     }
 
     /// The number as `+<digits>`.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// A country whose national number format is accepted, e.g. `US`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region(phonenumber::country::Id);
+
+impl FromStr for Region {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.to_ascii_uppercase()
+            .parse::<phonenumber::country::Id>()
+            .map(Region)
+            .map_err(|_| format!("{s:?} is not an ISO 3166-1 alpha-2 region code like \"US\" or \"GB\""))
+    }
+}
+
+/// Normalises raw identifiers the same way everywhere.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Normalizer {
+    /// Region for phone numbers written without a country code.
+    pub default_region: Option<Region>,
+}
+
+impl Normalizer {
+    /// Normalises a raw identifier; `namespace` prefixes channel user ids and
+    /// CRM ids (`telegram:123`), so ids from different channels never collide.
+    pub fn identity(&self, kind: IdentityKind, raw: &str, namespace: &str) -> Result<IdentityKey, IdentityError> {
+        let value = match kind {
+            IdentityKind::Email => Email::parse(raw)?.0,
+            IdentityKind::Phone => PhoneE164::parse(raw, self.default_region)?.0,
+            IdentityKind::ChannelUser | IdentityKind::CrmId => format!("{namespace}:{}", opaque(kind, raw)?),
+            IdentityKind::ExternalId => opaque(kind, raw)?.to_owned(),
+        };
+        Ok(IdentityKey { kind, value })
     }
 }
 
@@ -149,18 +194,10 @@ pub struct IdentityKey {
 }
 
 impl IdentityKey {
-    /// Normalises a raw identifier. `namespace` prefixes channel user ids and
-    /// CRM ids (`telegram:123`), so ids from different channels never collide.
+    /// Normalises a raw identifier with default settings (no default phone
+    /// region); see [`Normalizer::identity`].
     pub fn normalize(kind: IdentityKind, raw: &str, namespace: &str) -> Result<Self, IdentityError> {
-        let value = match kind {
-            IdentityKind::Email => Email::parse(raw)?.0,
-            IdentityKind::Phone => PhoneE164::parse(raw)?.0,
-            IdentityKind::ChannelUser | IdentityKind::CrmId => {
-                format!("{namespace}:{}", opaque(kind, raw)?)
-            }
-            IdentityKind::ExternalId => opaque(kind, raw)?.to_owned(),
-        };
-        Ok(Self { kind, value })
+        Normalizer::default().identity(kind, raw, namespace)
     }
 
     /// Wraps an already normalised value, e.g. one read back from the store.
@@ -233,18 +270,39 @@ mod tests {
     }
 
     #[test]
-    fn phone_needs_international_form() {
-        assert_eq!(PhoneE164::parse("+1 (415) 555-0100").unwrap().as_str(), "+14155550100");
-        assert_eq!(PhoneE164::parse("0044 20 7946 0958").unwrap().as_str(), "+442079460958");
-        for bad in [
-            "4155550100",
-            "+1",
-            "+0123456789",
-            "+1 415 555 0100 x12",
-            "+1234567890123456",
-        ] {
-            assert!(PhoneE164::parse(bad).is_err(), "{bad:?}");
+    fn phones_become_e164() {
+        assert_eq!(
+            PhoneE164::parse("+1 (415) 555-2671", None).unwrap().as_str(),
+            "+14155552671"
+        );
+        assert_eq!(
+            PhoneE164::parse("0044 20 7946 0958", None).unwrap().as_str(),
+            "+442079460958"
+        );
+        assert_eq!(
+            PhoneE164::parse("+44 (0)20 7946 0958", None).unwrap().as_str(),
+            "+442079460958"
+        );
+        let us: Region = "us".parse().unwrap();
+        assert_eq!(
+            PhoneE164::parse("(415) 555-2671", Some(us)).unwrap().as_str(),
+            "+14155552671"
+        );
+        let gb: Region = "GB".parse().unwrap();
+        assert_eq!(
+            PhoneE164::parse("020 7946 0958", Some(gb)).unwrap().as_str(),
+            "+442079460958"
+        );
+    }
+
+    #[test]
+    fn impossible_and_ambiguous_phones_are_refused() {
+        let error = PhoneE164::parse("4155552671", None).unwrap_err();
+        assert!(error.to_string().contains("no default region"), "{error}");
+        for bad in ["+1", "+1 415", "not a phone", "+999 1234 5678", "+1234567890123456"] {
+            assert!(PhoneE164::parse(bad, None).is_err(), "{bad:?}");
         }
+        assert!("XX".parse::<Region>().is_err());
     }
 
     #[test]
