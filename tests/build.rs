@@ -9,6 +9,7 @@ const PLUGINS: &[(&str, &str)] = &[
     ("omni-webchat", "OMNI_TEST_WEBCHAT_WASM"),
     ("omni-test-hostile", "OMNI_TEST_HOSTILE_WASM"),
     ("omni-plugin-template", "OMNI_TEST_TEMPLATE_WASM"),
+    ("omni-test-scripted", "OMNI_TEST_SCRIPTED_WASM"),
 ];
 
 fn main() {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use omni_core::{Store, StoreError, StoreOptions};
+use omni_core::{Store, StoreError};
 use tokio::sync::Notify;
 
 use crate::config::{Config, ConfigError};
@@ -12,8 +12,10 @@ use crate::connector::{Connector, Registry};
 use crate::contention::RetryLanes;
 use crate::dispatch::Dispatcher;
 use crate::http::{self, AppInner, AppState};
+use crate::ingest::Inbound;
 use crate::runtime::{CacheOutcome, EngineOptions, LoadError, Runtime};
 use crate::shutdown::{self, Shutdown};
+use crate::telemetry::Telemetry;
 
 /// Why the host could not start.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +29,9 @@ pub enum StartError {
     /// The database could not be opened or migrated.
     #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),
+    /// A command could not be carried out.
+    #[error("{0}")]
+    Command(String),
     /// A file or socket operation failed.
     #[error("{what}: {source}")]
     Io {
@@ -68,10 +73,7 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
         what: format!("cannot create the data directory {}", config.storage.data_dir.display()),
         source,
     })?;
-    let options = StoreOptions {
-        conversation_window: config.conversation_window,
-    };
-    Ok(omni_core::store::open(&config.storage.database_url, options).await?)
+    Ok(omni_core::store::open(&config.storage.database_url, config.store.clone()).await?)
 }
 
 /// Creates the runtime sized for the config's plugins.
@@ -113,11 +115,19 @@ impl App {
             );
             registry.insert(Arc::new(channel));
         }
+        let telemetry = Arc::new(Telemetry::new());
+        let inbound = Inbound {
+            store: store.clone(),
+            lanes: Arc::new(RetryLanes::new()),
+            normalizer: config.normalizer,
+            telemetry: telemetry.clone(),
+        };
         let state = Arc::new(AppInner {
             store,
             registry,
+            inbound,
             outbox: Arc::new(Notify::new()),
-            lanes: Arc::new(RetryLanes::new()),
+            telemetry,
             tokens: config.api_tokens.clone(),
             max_body_bytes: config.server.max_body_bytes,
         });
@@ -142,7 +152,8 @@ impl App {
             self.state.registry.clone(),
             self.config.delivery.clone(),
             self.state.outbox.clone(),
-            self.state.lanes.clone(),
+            self.state.inbound.lanes.clone(),
+            self.state.telemetry.clone(),
         );
         let dispatching = tokio::spawn(dispatcher.run(shutdown));
         tracing::info!(%address, connectors = self.state.registry.ids().len(), "omni is listening");

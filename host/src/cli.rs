@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use omni_core::{Decision, PersonId};
+
 use crate::app::{self, StartError};
 use crate::config::Config;
 use crate::connector::Connector;
@@ -52,6 +54,15 @@ pub enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Look at and correct the identity graph.
+    Persons {
+        /// The config file (for the database).
+        #[arg(short, long, default_value = "omni.toml", env = "OMNI_CONFIG", global = true)]
+        config: PathBuf,
+        /// What to do.
+        #[command(subcommand)]
+        command: PersonsCommand,
+    },
     /// Create or upgrade the database schema, then exit.
     Migrate {
         /// The config file.
@@ -70,6 +81,43 @@ pub enum ConfigCommand {
         /// The config file.
         #[arg(short, long, default_value = "omni.toml", env = "OMNI_CONFIG")]
         config: PathBuf,
+    },
+}
+
+/// `omni persons ...`
+#[derive(Debug, Subcommand)]
+pub enum PersonsCommand {
+    /// Print a person with identities, links, suggestions and audit log as JSON.
+    Show {
+        /// Person id.
+        person: PersonId,
+    },
+    /// Merge two persons (an operator's decision; the guards still apply).
+    Merge {
+        /// A person id.
+        person: PersonId,
+        /// The other person id.
+        other: PersonId,
+        /// Why, for the audit log.
+        #[arg(long)]
+        reason: String,
+        /// Who decides, for the audit log.
+        #[arg(long, env = "USER", default_value = "operator")]
+        by: String,
+    },
+    /// Split a person by removing one of its links.
+    Split {
+        /// Person id.
+        person: PersonId,
+        /// The link to remove (see `omni persons show`).
+        #[arg(long)]
+        link: i64,
+        /// Why, for the audit log.
+        #[arg(long)]
+        reason: String,
+        /// Who decides, for the audit log.
+        #[arg(long, env = "USER", default_value = "operator")]
+        by: String,
     },
 }
 
@@ -131,6 +179,7 @@ async fn execute(command: Command) -> Result<(), StartError> {
         Command::Plugin {
             command: PluginCommand::Inspect { wasm },
         } => inspect(&wasm).await,
+        Command::Persons { config, command } => persons(&config, command).await,
         Command::Migrate { config } => {
             let config = Config::load(&config)?;
             app::open_store(&config).await?;
@@ -143,6 +192,62 @@ async fn execute(command: Command) -> Result<(), StartError> {
             Ok(())
         }
     }
+}
+
+async fn persons(path: &Path, command: PersonsCommand) -> Result<(), StartError> {
+    let config = Config::load(path)?;
+    let store = app::open_store(&config).await?;
+    let failed = |e: omni_core::StoreError| StartError::Command(e.to_string());
+    let print = |value: &serde_json::Value| println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    match command {
+        PersonsCommand::Show { person } => {
+            let found = store
+                .person(person)
+                .await
+                .map_err(failed)?
+                .ok_or_else(|| StartError::Command(format!("person {person} not found")))?;
+            let suggestions = store.suggestions(found.id).await.map_err(failed)?;
+            let audit = store.audit_log(found.id).await.map_err(failed)?;
+            print(&serde_json::json!({ "person": found, "suggestions": suggestions, "audit": audit }));
+        }
+        PersonsCommand::Merge {
+            person,
+            other,
+            reason,
+            by,
+        } => {
+            let decision = Decision {
+                actor: format!("operator:{by}"),
+                reason,
+            };
+            let merged = store.merge_persons(person, other, decision).await.map_err(failed)?;
+            print(&serde_json::json!({ "person": merged }));
+        }
+        PersonsCommand::Split {
+            person,
+            link,
+            reason,
+            by,
+        } => {
+            let found = store
+                .person(person)
+                .await
+                .map_err(failed)?
+                .ok_or_else(|| StartError::Command(format!("person {person} not found")))?;
+            if !found.links.iter().any(|l| l.id == link) {
+                return Err(StartError::Command(format!(
+                    "person {person} has no active link {link}"
+                )));
+            }
+            let decision = Decision {
+                actor: format!("operator:{by}"),
+                reason,
+            };
+            let persons = store.remove_link(link, decision).await.map_err(failed)?;
+            print(&serde_json::json!({ "persons": persons }));
+        }
+    }
+    Ok(())
 }
 
 async fn check_config(path: &Path) -> Result<(), StartError> {

@@ -25,6 +25,8 @@ pub struct CallOutput<T> {
 pub trait Connector: Send + Sync + 'static {
     /// The instance id from `omni.toml`.
     fn id(&self) -> &ConnectorId;
+    /// The workspace (tenant) its persons belong to.
+    fn workspace(&self) -> &str;
     /// The plugin's manifest.
     fn manifest(&self) -> &Manifest;
     /// The per-call limits.

@@ -19,6 +19,7 @@ use crate::contention::{KV_ATTEMPTS, RetryLanes};
 use crate::events::{wit_attachment, wit_identity_kind};
 use crate::runtime::bindings::wit;
 use crate::shutdown::Shutdown;
+use crate::telemetry::Telemetry;
 
 /// How often the dispatcher looks for due rows even without a wake-up.
 const IDLE_POLL: Duration = Duration::from_secs(5);
@@ -30,6 +31,7 @@ pub struct Dispatcher {
     config: DeliveryConfig,
     wake: Arc<Notify>,
     lanes: Arc<RetryLanes>,
+    telemetry: Arc<Telemetry>,
 }
 
 impl Dispatcher {
@@ -40,6 +42,7 @@ impl Dispatcher {
         config: DeliveryConfig,
         wake: Arc<Notify>,
         lanes: Arc<RetryLanes>,
+        telemetry: Arc<Telemetry>,
     ) -> Self {
         Self {
             store,
@@ -47,6 +50,7 @@ impl Dispatcher {
             config,
             wake,
             lanes,
+            telemetry,
         }
     }
 
@@ -126,8 +130,14 @@ impl Dispatcher {
         for _ in 0..KV_ATTEMPTS {
             let (outcome, kv) = self.attempt(&job).await;
             let failed = matches!(outcome, SendOutcome::Failed { .. });
+            let result = match outcome {
+                SendOutcome::Sent { .. } => "sent",
+                SendOutcome::Retry { .. } => "retry",
+                SendOutcome::Failed { .. } => "failed",
+            };
             match self.store.finish_outbox(&job, outcome, kv).await {
                 Ok(()) => {
+                    self.telemetry.delivery(job.connector.as_str(), result);
                     if failed {
                         tracing::warn!(message = %job.message_id, connector = %job.connector, "reply dead-lettered");
                     }
@@ -170,7 +180,11 @@ impl Dispatcher {
             value: job.recipient.channel_value().to_owned(),
             verified: true,
         };
-        match connector.send(message, recipient).await {
+        let started = std::time::Instant::now();
+        let sent = connector.send(message, recipient).await;
+        self.telemetry
+            .call_time(job.connector.as_str(), "send", started.elapsed());
+        match sent {
             Ok(output) => {
                 let outcome = match output.value {
                     Ok(receipt) => SendOutcome::Sent {
@@ -190,6 +204,7 @@ impl Dispatcher {
                 (outcome, output.kv)
             }
             Err(error) => {
+                self.telemetry.plugin_failure(job.connector.as_str(), error.code());
                 tracing::warn!(connector = %job.connector, message = %job.message_id, code = error.code(), "send failed: {error}");
                 (self.retry_or_fail(job, error.to_string(), None), Default::default())
             }

@@ -2,8 +2,8 @@
 //! refusing output over the limits and normalising every identity.
 
 use omni_core::{
-    Attachment, CallEvent, DeliveryUpdate, Direction, IdentityClaim, IdentityKey, IdentityKind, InboundEvent,
-    InboundMessage, MessageStatus, ProfileUpdate, Timestamp,
+    Attachment, CallEvent, CsatEvent, DeliveryUpdate, Direction, IdentityClaim, IdentityKind, InboundEvent,
+    InboundMessage, MessageStatus, Normalizer, ProfileUpdate, Timestamp,
 };
 
 use crate::runtime::bindings::wit;
@@ -57,6 +57,7 @@ pub fn normalize(
     events: Vec<wit::Event>,
     manifest: &Manifest,
     limits: &Limits,
+    normalizer: &Normalizer,
 ) -> Result<Vec<InboundEvent>, EventError> {
     if events.len() > limits.max_events {
         return Err(EventError::OverLimit(format!(
@@ -65,7 +66,11 @@ pub fn normalize(
             limits.max_events
         )));
     }
-    let ctx = Ctx { manifest, limits };
+    let ctx = Ctx {
+        manifest,
+        limits,
+        normalizer,
+    };
     let mut out = Vec::with_capacity(events.len());
     for (index, event) in events.into_iter().enumerate() {
         let invalid = |message: String| EventError::Invalid { index, message };
@@ -74,6 +79,7 @@ pub fn normalize(
             wit::Event::DeliveryStatus(s) => Some(InboundEvent::Delivery(ctx.delivery(s).map_err(invalid)?)),
             wit::Event::ContactProfile(p) => Some(InboundEvent::Profile(ctx.profile(p).map_err(invalid)?)),
             wit::Event::CallRecord(c) => Some(InboundEvent::Call(ctx.call(c).map_err(invalid)?)),
+            wit::Event::Csat(c) => Some(InboundEvent::Csat(ctx.csat(c).map_err(invalid)?)),
             // Typing indicators are not stored.
             wit::Event::Activity(_) => None,
         };
@@ -85,6 +91,7 @@ pub fn normalize(
 struct Ctx<'a> {
     manifest: &'a Manifest,
     limits: &'a Limits,
+    normalizer: &'a Normalizer,
 }
 
 impl Ctx<'_> {
@@ -107,12 +114,14 @@ impl Ctx<'_> {
     }
 
     fn identity(&self, identity: &wit::Identity) -> Result<IdentityClaim, String> {
-        let key = IdentityKey::normalize(
-            identity_kind(identity.kind),
-            &identity.value,
-            &self.manifest.identity_namespace,
-        )
-        .map_err(|e| e.to_string())?;
+        let key = self
+            .normalizer
+            .identity(
+                identity_kind(identity.kind),
+                &identity.value,
+                &self.manifest.identity_namespace,
+            )
+            .map_err(|e| e.to_string())?;
         Ok(IdentityClaim {
             key,
             verified: identity.verified,
@@ -146,6 +155,12 @@ impl Ctx<'_> {
         for reference in [&m.thread_id, &m.reply_to].into_iter().flatten() {
             self.reference("thread-id/reply-to", reference)?;
         }
+        if m.references.len() > 100 {
+            return Err(format!("{} references; the limit is 100", m.references.len()));
+        }
+        for reference in &m.references {
+            self.reference("references", reference)?;
+        }
         let sender = self.identity(&m.sender).map_err(|e| format!("sender: {e}"))?;
         Ok(InboundMessage {
             external_id: m.external_id,
@@ -156,6 +171,7 @@ impl Ctx<'_> {
             attachments: m.attachments.into_iter().map(attachment).collect(),
             thread_id: m.thread_id,
             reply_to: m.reply_to,
+            references: m.references,
             sent_at: m.sent_at.map(Timestamp::from_millis),
         })
     }
@@ -200,6 +216,26 @@ impl Ctx<'_> {
             duration_ms: c.duration_ms,
             recording_url: c.recording_url,
             transcript: c.transcript,
+        })
+    }
+}
+
+impl Ctx<'_> {
+    fn csat(&self, c: wit::CsatAnswer) -> Result<CsatEvent, String> {
+        self.reference("external-id", &c.external_id)?;
+        if c.scale < 2 || c.score < 1 || c.score > c.scale {
+            return Err(format!("csat score {} is not on a scale of 1 to {}", c.score, c.scale));
+        }
+        if let Some(comment) = &c.comment {
+            self.text("comment", comment)?;
+        }
+        Ok(CsatEvent {
+            external_id: c.external_id,
+            subject: self.identity(&c.subject).map_err(|e| format!("subject: {e}"))?,
+            score: c.score,
+            scale: c.scale,
+            comment: c.comment,
+            at: c.at.map(Timestamp::from_millis),
         })
     }
 }

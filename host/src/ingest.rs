@@ -1,13 +1,16 @@
 //! Inbound path: a webhook through the plugin into one store transaction.
 
-use omni_core::{IngestBatch, Store, StoreError};
+use std::sync::Arc;
+use std::time::Instant;
+
+use omni_core::{IngestBatch, Normalizer, Store, StoreError};
 
 use crate::connector::Connector;
 use crate::contention::{KV_ATTEMPTS, RetryLanes};
 use crate::events::{self, EventError};
-use crate::runtime::CallError;
-use crate::runtime::MAX_RESPONSE_HEADERS;
 use crate::runtime::bindings::wit;
+use crate::runtime::{CallError, MAX_RESPONSE_HEADERS};
+use crate::telemetry::Telemetry;
 
 /// Why a webhook could not be handled.
 #[derive(Debug, thiserror::Error)]
@@ -39,45 +42,90 @@ pub fn plugin_message(error: &wit::PluginError) -> &str {
     }
 }
 
-/// Runs a webhook through `connector` and stores its events and key-value
-/// writes in one transaction. The plugin's response is returned only once
-/// everything is stored, so an acknowledged webhook is never lost.
-pub async fn handle_webhook(
-    store: &dyn Store,
-    lanes: &RetryLanes,
-    connector: &dyn Connector,
-    request: wit::HttpRequest,
-) -> Result<wit::HttpResponse, HookError> {
-    let mut attempt = 0;
-    let mut _lane = None;
-    loop {
-        attempt += 1;
-        let output = connector.handle_webhook(request.clone()).await?;
-        let outcome = output.value.map_err(HookError::Plugin)?;
-        check_response(&outcome.response, connector)?;
-        let events = events::normalize(outcome.events, connector.manifest(), connector.limits())?;
-        if events.is_empty() && output.kv.writes.is_empty() {
-            return Ok(outcome.response);
-        }
-        let batch = IngestBatch {
-            connector: connector.id().clone(),
-            channel: connector.manifest().channel.clone(),
-            events,
-            kv: output.kv,
+/// What the inbound path needs.
+pub struct Inbound {
+    /// The conversation store.
+    pub store: Arc<dyn Store>,
+    /// Retry lanes for key-value conflicts.
+    pub lanes: Arc<RetryLanes>,
+    /// Identity normalisation rules.
+    pub normalizer: Normalizer,
+    /// Counters.
+    pub telemetry: Arc<Telemetry>,
+}
+
+impl Inbound {
+    /// Runs a webhook through `connector` and stores its events and
+    /// key-value writes in one transaction. The plugin's response is returned
+    /// only once everything is stored, so an acknowledged webhook is never lost.
+    pub async fn handle_webhook(
+        &self,
+        connector: &dyn Connector,
+        request: wit::HttpRequest,
+    ) -> Result<wit::HttpResponse, HookError> {
+        let id = connector.id().as_str();
+        let result = self.run(connector, request).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(HookError::Plugin(_)) => "refused",
+            Err(HookError::Call(e)) => {
+                self.telemetry.plugin_failure(id, e.code());
+                e.code()
+            }
+            Err(HookError::Events(_)) => "invalid_event",
+            Err(HookError::Store(_)) => "store_unavailable",
         };
-        match store.ingest(batch).await {
-            Ok(report) => {
-                tracing::debug!(connector = %connector.id(), stored = report.messages.len(),
-                    duplicates = report.duplicates, receipts = report.statuses_applied, "webhook stored");
+        self.telemetry.webhook(id, outcome);
+        result
+    }
+
+    async fn run(&self, connector: &dyn Connector, request: wit::HttpRequest) -> Result<wit::HttpResponse, HookError> {
+        let mut attempt = 0;
+        let mut _lane = None;
+        loop {
+            attempt += 1;
+            let started = Instant::now();
+            let output = connector.handle_webhook(request.clone()).await;
+            self.telemetry
+                .call_time(connector.id().as_str(), "handle-webhook", started.elapsed());
+            let output = output?;
+            let outcome = output.value.map_err(HookError::Plugin)?;
+            check_response(&outcome.response, connector)?;
+            let events = events::normalize(
+                outcome.events,
+                connector.manifest(),
+                connector.limits(),
+                &self.normalizer,
+            )?;
+            if events.is_empty() && output.kv.writes.is_empty() {
                 return Ok(outcome.response);
             }
-            Err(StoreError::KvConflict { .. }) if attempt < KV_ATTEMPTS => {
-                tracing::debug!(connector = %connector.id(), attempt, "key-value conflict; running the webhook again");
-                if _lane.is_none() {
-                    _lane = Some(lanes.enter(connector.id()).await);
+            let batch = IngestBatch {
+                workspace: connector.workspace().to_owned(),
+                connector: connector.id().clone(),
+                channel: connector.manifest().channel.clone(),
+                events,
+                kv: output.kv,
+            };
+            match self.store.ingest(batch).await {
+                Ok(report) => {
+                    let (id, channel) = (connector.id().as_str(), connector.manifest().channel.as_str());
+                    self.telemetry
+                        .messages(id, channel, "inbound", report.messages.len() as u64);
+                    self.telemetry.duplicates(id, report.duplicates as u64);
+                    self.telemetry.csat(id, report.csat_answers as u64);
+                    tracing::debug!(connector = %connector.id(), stored = report.messages.len(),
+                        duplicates = report.duplicates, receipts = report.statuses_applied, "webhook stored");
+                    return Ok(outcome.response);
                 }
+                Err(StoreError::KvConflict { .. }) if attempt < KV_ATTEMPTS => {
+                    tracing::debug!(connector = %connector.id(), attempt, "key-value conflict; running the webhook again");
+                    if _lane.is_none() {
+                        _lane = Some(self.lanes.enter(connector.id()).await);
+                    }
+                }
+                Err(e) => return Err(HookError::Store(e)),
             }
-            Err(e) => return Err(HookError::Store(e)),
         }
     }
 }

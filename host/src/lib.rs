@@ -21,3 +21,4 @@ pub mod http;
 pub mod ingest;
 pub mod runtime;
 pub mod shutdown;
+pub mod telemetry;

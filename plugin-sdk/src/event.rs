@@ -104,9 +104,12 @@ pub struct InboundMessage {
     /// The channel's thread id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread_id: Option<String>,
-    /// External id of the message this one answers.
+    /// External id of the message this one answers (`In-Reply-To`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
+    /// External ids of earlier messages of the thread (`References`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
     /// Send time by the provider's clock, ms since the Unix epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_at: Option<i64>,
@@ -124,6 +127,7 @@ impl InboundMessage {
             attachments: Vec::new(),
             thread_id: None,
             reply_to: None,
+            references: Vec::new(),
             sent_at: None,
         }
     }
@@ -255,6 +259,25 @@ pub struct CallRecord {
     pub transcript: Option<String>,
 }
 
+/// A customer-satisfaction answer about the person's latest conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CsatAnswer {
+    /// The provider's id of the answer; a repeat is dropped.
+    pub external_id: String,
+    /// Who answered.
+    pub subject: Identity,
+    /// The score, 1 to `scale`.
+    pub score: u8,
+    /// The top of the scale, e.g. 5.
+    pub scale: u8,
+    /// The person's comment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// When, ms since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<i64>,
+}
+
 /// One normalised thing that happened on a channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
@@ -269,6 +292,8 @@ pub enum Event {
     Activity(Activity),
     /// A call record.
     CallRecord(CallRecord),
+    /// A satisfaction answer.
+    Csat(CsatAnswer),
 }
 
 impl From<InboundMessage> for Event {
@@ -292,6 +317,12 @@ impl From<ContactProfile> for Event {
 impl From<Activity> for Event {
     fn from(value: Activity) -> Self {
         Event::Activity(value)
+    }
+}
+
+impl From<CsatAnswer> for Event {
+    fn from(value: CsatAnswer) -> Self {
+        Event::Csat(value)
     }
 }
 

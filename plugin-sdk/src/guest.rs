@@ -6,8 +6,8 @@ use std::marker::PhantomData;
 
 use crate::{
     Activity, ActivityKind, Attachment, CallDirection, CallRecord, Capabilities, Channel, ChannelKind, ContactProfile,
-    DeliveryState, DeliveryStatus, Event, Header, Host, HostApi, Identity, IdentityKind, InboundMessage, KvError,
-    LogLevel, Manifest, OutboundMessage, PluginError, PollBatch, Request, Response, SendError, WebhookOutcome,
+    CsatAnswer, DeliveryState, DeliveryStatus, Event, Header, Host, HostApi, Identity, IdentityKind, InboundMessage,
+    KvError, LogLevel, Manifest, OutboundMessage, PluginError, PollBatch, Request, Response, SendError, WebhookOutcome,
 };
 
 /// Raw bindings generated from `wit/`.
@@ -279,6 +279,7 @@ fn event_to_wit(e: Event) -> wit::Event {
             attachments,
             thread_id,
             reply_to,
+            references,
             sent_at,
         }) => wit::Event::MessageReceived(wit::InboundMessage {
             external_id,
@@ -289,6 +290,7 @@ fn event_to_wit(e: Event) -> wit::Event {
             attachments: attachments.into_iter().map(attachment_to_wit).collect(),
             thread_id,
             reply_to,
+            references,
             sent_at,
         }),
         Event::DeliveryStatus(DeliveryStatus {
@@ -339,6 +341,21 @@ fn event_to_wit(e: Event) -> wit::Event {
             duration_ms,
             recording_url,
             transcript,
+        }),
+        Event::Csat(CsatAnswer {
+            external_id,
+            subject,
+            score,
+            scale,
+            comment,
+            at,
+        }) => wit::Event::Csat(wit::CsatAnswer {
+            external_id,
+            subject: identity_to_wit(subject),
+            score,
+            scale,
+            comment,
+            at,
         }),
     }
 }

@@ -61,8 +61,8 @@ mod guest;
 
 pub use channel::Channel;
 pub use event::{
-    Activity, ActivityKind, Attachment, CallDirection, CallRecord, ContactProfile, DeliveryState, DeliveryStatus,
-    Event, Identity, IdentityKind, InboundMessage,
+    Activity, ActivityKind, Attachment, CallDirection, CallRecord, ContactProfile, CsatAnswer, DeliveryState,
+    DeliveryStatus, Event, Identity, IdentityKind, InboundMessage,
 };
 pub use host::{Host, HostApi, KvError, LogLevel};
 pub use http::{Header, PluginError, Request, Response, WebhookOutcome};

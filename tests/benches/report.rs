@@ -26,8 +26,10 @@ use omni_host::config::{Config, Location, PluginConfig};
 use omni_host::connector::{Connector, Registry};
 use omni_host::contention::RetryLanes;
 use omni_host::http::{self, AppInner};
+use omni_host::ingest::Inbound;
 use omni_host::runtime::bindings::wit;
 use omni_host::runtime::{EngineOptions, Limits, Runtime};
+use omni_host::telemetry::Telemetry;
 use omni_tests::native::NativeConnector;
 use omni_tests::wasm;
 use omni_webchat::Webchat;
@@ -59,6 +61,7 @@ fn webchat_plugin(dir: &Path) -> PluginConfig {
         wasm: wasm::webchat().to_owned(),
         config: serde_json::Map::new(),
         config_locations: BTreeMap::new(),
+        workspace: omni_core::DEFAULT_WORKSPACE.to_owned(),
         location: Location {
             file: dir.join("omni.toml"),
             line: 1,
@@ -163,11 +166,19 @@ async fn load(
 ) -> LoadResult {
     let registry = Arc::new(Registry::new());
     registry.insert(connector);
+    let telemetry = Arc::new(Telemetry::new());
+    let inbound = Inbound {
+        store: store.clone(),
+        lanes: Arc::new(RetryLanes::new()),
+        normalizer: Default::default(),
+        telemetry: telemetry.clone(),
+    };
     let state = Arc::new(AppInner {
         store,
         registry,
+        inbound,
+        telemetry,
         outbox: Arc::new(Notify::new()),
-        lanes: Arc::new(RetryLanes::new()),
         tokens: Vec::new(),
         max_body_bytes: 1 << 20,
     });

@@ -50,7 +50,7 @@ async fn each_kind_of_misbehaviour_fails_only_its_own_call() {
         ("/huge", 502, "plugin_invalid_output", "over the 1048576-byte limit"),
         ("/many-events", 502, "plugin_invalid_output", "20000 events"),
         ("/huge-text", 422, "invalid_event", "text has 4194304 bytes"),
-        ("/bad-sender", 422, "invalid_event", "not a phone number"),
+        ("/bad-sender", 422, "invalid_event", "not a valid phone number"),
         ("/bad-status", 502, "plugin_invalid_output", "out of range"),
         ("/kv-flood", 500, "plugin_error", "quota"),
         ("/kv-huge", 500, "plugin_error", "too large"),

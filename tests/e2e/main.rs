@@ -4,5 +4,7 @@
 mod config;
 mod containment;
 mod delivery;
+mod identity;
 mod malformed;
+mod operations;
 mod webchat;

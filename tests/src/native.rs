@@ -135,6 +135,10 @@ impl<T: sdk::Channel + 'static> Connector for NativeConnector<T> {
         &self.id
     }
 
+    fn workspace(&self) -> &str {
+        omni_core::DEFAULT_WORKSPACE
+    }
+
     fn manifest(&self) -> &Manifest {
         &self.manifest
     }
@@ -324,6 +328,7 @@ fn event_to_wit(e: sdk::Event) -> wit::Event {
             attachments: m.attachments.into_iter().map(attachment_to_wit).collect(),
             thread_id: m.thread_id,
             reply_to: m.reply_to,
+            references: m.references,
             sent_at: m.sent_at,
         }),
         sdk::Event::DeliveryStatus(s) => wit::Event::DeliveryStatus(wit::DeliveryStatus {
@@ -356,6 +361,14 @@ fn event_to_wit(e: sdk::Event) -> wit::Event {
             duration_ms: c.duration_ms,
             recording_url: c.recording_url,
             transcript: c.transcript,
+        }),
+        sdk::Event::Csat(c) => wit::Event::Csat(wit::CsatAnswer {
+            external_id: c.external_id,
+            subject: identity_to_wit(c.subject),
+            score: c.score,
+            scale: c.scale,
+            comment: c.comment,
+            at: c.at,
         }),
     }
 }

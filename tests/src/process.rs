@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -9,21 +10,59 @@ use serde_json::Value;
 /// The API token every harness config accepts.
 pub const TOKEN: &str = "test-token";
 
-/// Path of the `omni` binary built by `cargo test --workspace`.
-pub fn omni_bin() -> PathBuf {
-    if let Some(path) = std::env::var_os("OMNI_BIN") {
-        return PathBuf::from(path);
+/// The database an `omni` process uses.
+pub enum Database {
+    /// An SQLite file in the process's data directory.
+    Sqlite,
+    /// A schema of its own on the test PostgreSQL server.
+    Postgres(omni_core::store::sql::testing::TestSchema),
+}
+
+impl Database {
+    /// A PostgreSQL schema; `None` when the server is unreachable and not required.
+    pub async fn postgres() -> Option<Self> {
+        omni_core::store::sql::testing::TestSchema::create()
+            .await
+            .map(Database::Postgres)
     }
-    // target/<profile>/deps/<test binary> -> target/<profile>/omni
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
-    let bin = profile_dir.join(format!("omni{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} is missing: run the tests with `cargo test --workspace` (which builds it) or set OMNI_BIN",
-        bin.display()
-    );
-    bin
+
+    fn storage_toml(&self) -> String {
+        match self {
+            Database::Sqlite => String::new(),
+            Database::Postgres(schema) => format!("database_url = \"{}\"\n", schema.url),
+        }
+    }
+}
+
+/// Path of the `omni` binary, built first if it is missing or stale.
+///
+/// `cargo test -p omni-tests` alone does not rebuild another package's
+/// binary, so the harness asks cargo once per test process (cargo has
+/// released its build lock by the time tests run; a fresh binary makes this
+/// a no-op). `OMNI_BIN` points at a binary to use as it is.
+pub fn omni_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(path) = std::env::var_os("OMNI_BIN") {
+            return PathBuf::from(path);
+        }
+        // target/<profile>/deps/<test binary> -> target/<profile>/omni
+        let exe = std::env::current_exe().expect("test binary path");
+        let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+        let mut build = Command::new(env!("CARGO"));
+        build
+            .args(["build", "--quiet", "-p", "omni-host", "--bin", "omni"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if profile_dir.file_name().is_some_and(|name| name == "release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo to build omni");
+        assert!(status.success(), "building the omni binary failed");
+        let bin = profile_dir.join(format!("omni{}", std::env::consts::EXE_SUFFIX));
+        assert!(bin.exists(), "{} is missing after the build", bin.display());
+        bin
+    })
+    .clone()
 }
 
 /// A running `omni run` with its own data directory.
@@ -42,21 +81,31 @@ impl OmniProcess {
     /// Starts omni with `extra` appended to a config that sets the listen
     /// address, data directory and the [`TOKEN`].
     pub async fn start(extra: &str) -> Self {
+        Self::start_on(&Database::Sqlite, extra).await
+    }
+
+    /// Like [`OmniProcess::start`], on the given database.
+    pub async fn start_on(database: &Database, extra: &str) -> Self {
         let tempdir = tempfile::tempdir().expect("temp dir");
         let dir = tempdir.path().to_owned();
-        let mut process = Self::start_in(&dir, extra).await;
+        let mut process = Self::launch(&dir, database, extra).await;
         process._tempdir = Some(tempdir);
         process
     }
 
     /// Starts omni in an existing directory (to restart on the same data).
     pub async fn start_in(dir: &Path, extra: &str) -> Self {
+        Self::launch(dir, &Database::Sqlite, extra).await
+    }
+
+    async fn launch(dir: &Path, database: &Database, extra: &str) -> Self {
         let mut last_logs = String::new();
         for _ in 0..3 {
             let port = free_port();
             let config = format!(
-                "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[storage]\ndata_dir = \"data\"\n\n\
+                "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[storage]\ndata_dir = \"data\"\n{}\n\
                  [[api.tokens]]\nname = \"test\"\nsha256 = \"{}\"\n\n{extra}\n",
+                database.storage_toml(),
                 sha256_hex(TOKEN)
             );
             let config_path = dir.join("omni.toml");
@@ -190,6 +239,20 @@ impl OmniProcess {
             .send()
             .await
             .expect("POST");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// PATCH JSON to an API path with the token; returns status and parsed JSON.
+    pub async fn api_patch(&self, path: &str, body: &Value) -> (u16, Value) {
+        let response = self
+            .client
+            .patch(self.url(path))
+            .bearer_auth(TOKEN)
+            .json(body)
+            .send()
+            .await
+            .expect("PATCH");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }

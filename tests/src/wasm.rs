@@ -16,3 +16,8 @@ pub fn hostile() -> &'static Path {
 pub fn template() -> &'static Path {
     Path::new(env!("OMNI_TEST_TEMPLATE_WASM"))
 }
+
+/// The scripted email-kind test plugin.
+pub fn scripted() -> &'static Path {
+    Path::new(env!("OMNI_TEST_SCRIPTED_WASM"))
+}

@@ -13,11 +13,14 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use omni_core::ConnectorId;
+use omni_core::{
+    AfterResolved, ConnectorId, DEFAULT_WORKSPACE, IdentityGuards, IdentityKey, IdentityKind, Normalizer, Region,
+    StoreOptions,
+};
 use toml::Spanned;
 
 pub use error::{ConfigError, Location};
-use raw::{RawConfig, RawLimits};
+use raw::{RawConfig, RawIdentity, RawLimits};
 
 use crate::runtime::Limits;
 
@@ -30,8 +33,10 @@ pub struct Config {
     pub server: ServerConfig,
     /// Database and data directory.
     pub storage: StorageConfig,
-    /// When an inbound message continues a conversation.
-    pub conversation_window: Duration,
+    /// Continuity and identity rules for the store.
+    pub store: StoreOptions,
+    /// How raw identifiers are normalised.
+    pub normalizer: Normalizer,
     /// Outbound delivery.
     pub delivery: DeliveryConfig,
     /// Who may call the API.
@@ -98,6 +103,8 @@ pub struct PluginConfig {
     pub config: serde_json::Map<String, serde_json::Value>,
     /// Where each config key was written, for schema errors.
     pub config_locations: BTreeMap<String, Location>,
+    /// The workspace (tenant) this instance's persons belong to.
+    pub workspace: String,
     /// Where the entry starts.
     pub location: Location,
     /// Secret values, resolved from the environment.
@@ -151,6 +158,9 @@ impl Config {
         };
         let database_url = match &raw.storage.database_url {
             None => format!("sqlite://{}", data_dir.join("omni.db").display()),
+            Some(v) if v.get_ref().starts_with("postgres://") || v.get_ref().starts_with("postgresql://") => {
+                v.get_ref().clone()
+            }
             Some(v) => {
                 let url = v.get_ref();
                 match url.strip_prefix("sqlite://") {
@@ -166,18 +176,48 @@ impl Config {
                         return Err(ctx.invalid(
                             v,
                             "storage.database_url",
-                            format!("unsupported database URL {url:?}: use sqlite://path/to/omni.db"),
+                            format!(
+                                "unsupported database URL {url:?}: use sqlite://path/to/omni.db or \
+                                 postgres://user@host:5432/database"
+                            ),
                         ));
                     }
                 }
             }
         };
 
+        let defaults = StoreOptions::default();
         let conversation_window = ctx.duration(
             &raw.conversations.continue_within,
             "conversations.continue_within",
-            Duration::from_secs(7 * 24 * 3600),
+            defaults.conversation_window,
         )?;
+        let reopen_within = ctx.duration(
+            &raw.conversations.reopen_within,
+            "conversations.reopen_within",
+            Duration::from_secs(3 * 24 * 3600),
+        )?;
+        let after_resolved = match &raw.conversations.after_resolved {
+            None => AfterResolved::Reopen(reopen_within),
+            Some(v) => match v.get_ref().as_str() {
+                "reopen" => AfterResolved::Reopen(reopen_within),
+                "new" => AfterResolved::New,
+                other => {
+                    return Err(ctx.invalid(
+                        v,
+                        "conversations.after_resolved",
+                        format!("{other:?} is not \"reopen\" or \"new\""),
+                    ));
+                }
+            },
+        };
+        let (normalizer, guards) = ctx.identity(&raw.identity)?;
+        let store = StoreOptions {
+            conversation_window,
+            after_resolved,
+            guards,
+            clock: defaults.clock,
+        };
 
         let delivery = DeliveryConfig {
             max_attempts: ctx.range(&raw.delivery.max_attempts, "delivery.max_attempts", 1..=100, 8)? as u32,
@@ -212,6 +252,19 @@ impl Config {
                 continue;
             }
             let wasm = base.join(plugin.wasm.get_ref());
+            let workspace = match &plugin.workspace {
+                None => DEFAULT_WORKSPACE.to_owned(),
+                Some(w) => ConnectorId::new(w.get_ref().clone()).map(String::from).map_err(|_| {
+                    ctx.invalid(
+                        w,
+                        &key("workspace"),
+                        format!(
+                            "workspace {:?} must be 1 to 63 lower-case letters, digits, '-' or '_'",
+                            w.get_ref()
+                        ),
+                    )
+                })?,
+            };
             let mut secrets = BTreeMap::new();
             for (name, secret) in &plugin.secrets {
                 let var = &secret.get_ref().env;
@@ -242,6 +295,7 @@ impl Config {
                 wasm,
                 config,
                 config_locations,
+                workspace,
                 location: ctx.location(plugin.id.span()),
                 secrets,
                 limits: ctx.limits(&plugin.limits, &format!("plugins[{i}].limits"), defaults)?,
@@ -252,7 +306,8 @@ impl Config {
             path: path.to_owned(),
             server: ServerConfig { listen, max_body_bytes },
             storage: StorageConfig { data_dir, database_url },
-            conversation_window,
+            store,
+            normalizer,
             delivery,
             api_tokens,
             plugins,
@@ -334,6 +389,62 @@ impl Ctx<'_> {
                 )
             }),
         }
+    }
+
+    fn identity(&self, raw: &RawIdentity) -> Result<(Normalizer, IdentityGuards), ConfigError> {
+        let default_region = match &raw.default_region {
+            None => None,
+            Some(v) => Some(
+                v.get_ref()
+                    .parse::<Region>()
+                    .map_err(|e| self.invalid(v, "identity.default_region", e))?,
+            ),
+        };
+        let normalizer = Normalizer { default_region };
+        let kind = |v: &Spanned<String>, key: &str| {
+            IdentityKind::parse(v.get_ref()).ok_or_else(|| {
+                self.invalid(
+                    v,
+                    key,
+                    format!(
+                        "{:?} is not an identity kind: use email, phone, channel_user, crm_id or external_id",
+                        v.get_ref()
+                    ),
+                )
+            })
+        };
+        let mut guards = IdentityGuards::default();
+        for (kind_name, values) in &raw.blocklist {
+            let k = kind(kind_name, &format!("identity.blocklist.{}", kind_name.get_ref()))?;
+            let mut keys = Vec::new();
+            for (i, value) in values.iter().enumerate() {
+                let key = format!("identity.blocklist.{}[{i}]", kind_name.get_ref());
+                // Channel and CRM ids are written with their namespace, e.g. "telegram:123".
+                let normalized = match k {
+                    IdentityKind::ChannelUser | IdentityKind::CrmId => {
+                        Ok(IdentityKey::from_normalized(k, value.get_ref().trim()))
+                    }
+                    _ => normalizer.identity(k, value.get_ref(), ""),
+                };
+                keys.push(normalized.map_err(|e| self.invalid(value, &key, e.to_string()))?);
+            }
+            guards.block(keys);
+        }
+        for (kind_name, max) in &raw.max_per_kind {
+            let key = format!("identity.max_per_kind.{}", kind_name.get_ref());
+            let k = kind(kind_name, &key)?;
+            let value = self.range(&Some(max.clone()), &key, 1..=100_000, 0)?;
+            guards.set_max(k, value);
+        }
+        if let Some(kinds) = &raw.unique_kinds {
+            let kinds = kinds
+                .iter()
+                .enumerate()
+                .map(|(i, v)| kind(v, &format!("identity.unique_kinds[{i}]")))
+                .collect::<Result<Vec<_>, _>>()?;
+            guards.set_unique_kinds(kinds);
+        }
+        Ok((normalizer, guards))
     }
 
     fn limits(&self, raw: &RawLimits, prefix: &str, defaults: Limits) -> Result<Limits, ConfigError> {

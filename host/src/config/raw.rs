@@ -18,6 +18,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub conversations: RawConversations,
     #[serde(default)]
+    pub identity: RawIdentity,
+    #[serde(default)]
     pub limits: RawLimits,
     #[serde(default)]
     pub delivery: RawDelivery,
@@ -45,6 +47,19 @@ pub struct RawStorage {
 #[serde(deny_unknown_fields)]
 pub struct RawConversations {
     pub continue_within: Option<Spanned<String>>,
+    pub after_resolved: Option<Spanned<String>>,
+    pub reopen_within: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIdentity {
+    pub default_region: Option<Spanned<String>>,
+    #[serde(default)]
+    pub blocklist: BTreeMap<Spanned<String>, Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub max_per_kind: BTreeMap<Spanned<String>, Spanned<u64>>,
+    pub unique_kinds: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -86,6 +101,7 @@ pub struct RawToken {
 pub struct RawPlugin {
     pub id: Spanned<String>,
     pub wasm: Spanned<String>,
+    pub workspace: Option<Spanned<String>>,
     #[serde(default = "enabled")]
     pub enabled: bool,
     #[serde(default)]

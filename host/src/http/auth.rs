@@ -11,13 +11,24 @@ use subtle::ConstantTimeEq;
 use super::AppState;
 use super::error::ApiError;
 
+/// Who called the API: the name of the token they presented.
+#[derive(Debug, Clone)]
+pub struct Caller(pub String);
+
+impl Caller {
+    /// The actor recorded in audit logs and events.
+    pub fn actor(&self) -> String {
+        format!("api:{}", self.0)
+    }
+}
+
 /// SHA-256 of a token, as stored in the config.
 pub fn hash_token(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
 /// Lets a request through only with a configured bearer token.
-pub async fn require_token(State(app): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn require_token(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
     let Some(header) = request.headers().get(AUTHORIZATION) else {
         return unauthorized("missing `Authorization: Bearer <token>` header");
     };
@@ -29,12 +40,13 @@ pub async fn require_token(State(app): State<AppState>, request: Request, next: 
     let mut matched = None;
     for configured in &app.tokens {
         if bool::from(configured.sha256.ct_eq(&presented)) {
-            matched = Some(configured.name.as_str());
+            matched = Some(configured.name.clone());
         }
     }
     match matched {
         Some(name) => {
-            tracing::trace!(token = name, "API request authenticated");
+            tracing::trace!(token = %name, "API request authenticated");
+            request.extensions_mut().insert(Caller(name));
             next.run(request).await
         }
         None => unauthorized("the token is not valid"),

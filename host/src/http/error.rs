@@ -58,12 +58,16 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
-    /// 503 `store_unavailable`, logged: the caller should retry.
+    /// Maps a store error: 404, 422 and 409 for the caller's mistakes and
+    /// refused merges; otherwise 503 `store_unavailable`, logged, to retry.
     pub fn store(error: omni_core::StoreError) -> Self {
         match error {
             omni_core::StoreError::NotFound(what) => Self::not_found(format!("{what} not found")),
             omni_core::StoreError::Invalid(message) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", message)
+            }
+            omni_core::StoreError::MergeRefused(why) => {
+                Self::new(StatusCode::CONFLICT, "merge_refused", format!("merge refused: {why}"))
             }
             other => {
                 tracing::error!("store failure: {other}");
@@ -75,6 +79,21 @@ impl ApiError {
             }
         }
     }
+}
+
+/// A malformed query string.
+pub fn query_error(rejection: axum::extract::rejection::QueryRejection) -> ApiError {
+    ApiError::invalid(rejection.body_text())
+}
+
+/// A malformed path parameter.
+pub fn path_error(rejection: axum::extract::rejection::PathRejection) -> ApiError {
+    ApiError::invalid(format!("invalid id in the path: {}", rejection.body_text()))
+}
+
+/// A malformed or mistyped JSON body.
+pub fn json_error(rejection: axum::extract::rejection::JsonRejection) -> ApiError {
+    ApiError::new(rejection.status(), "invalid_request", rejection.body_text())
 }
 
 impl IntoResponse for ApiError {

@@ -11,7 +11,6 @@ use omni_core::ConnectorId;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::ingest;
 use crate::runtime::bindings::wit;
 
 /// Headers a plugin may not set: they describe the connection, not the reply.
@@ -109,7 +108,7 @@ async fn handle(
         body: body.to_vec(),
     };
 
-    let result = ingest::handle_webhook(app.store.as_ref(), &app.lanes, connector.as_ref(), request).await;
+    let result = app.inbound.handle_webhook(connector.as_ref(), request).await;
     let response = result.map_err(|error| {
         let api = ApiError::from(error);
         if api.status.is_server_error() {

@@ -1,11 +1,13 @@
 //! The HTTP surface: provider webhooks under `/hooks`, the bearer-protected
 //! `/v1` API with its OpenAPI document, and health probes.
 
-pub mod api;
 pub mod auth;
+pub mod conversations;
 pub mod error;
 pub mod health;
 pub mod hooks;
+pub mod metrics;
+pub mod persons;
 
 use std::sync::Arc;
 
@@ -22,7 +24,8 @@ use utoipa_axum::routes;
 
 use crate::config::ApiToken;
 use crate::connector::Registry;
-use crate::contention::RetryLanes;
+use crate::ingest::Inbound;
+use crate::telemetry::Telemetry;
 
 /// What every handler shares.
 pub struct AppInner {
@@ -30,10 +33,12 @@ pub struct AppInner {
     pub store: Arc<dyn Store>,
     /// Connector instances.
     pub registry: Arc<Registry>,
+    /// The inbound path (webhook → plugin → store).
+    pub inbound: Inbound,
     /// Wakes the dispatcher when a reply is queued.
     pub outbox: Arc<Notify>,
-    /// Serialises retries of calls that lost a key-value race.
-    pub lanes: Arc<RetryLanes>,
+    /// Prometheus counters.
+    pub telemetry: Arc<Telemetry>,
     /// Accepted API tokens.
     pub tokens: Vec<ApiToken>,
     /// Largest accepted request body.
@@ -53,7 +58,8 @@ pub type AppState = Arc<AppInner>;
     modifiers(&BearerAuth),
     tags(
         (name = "conversations", description = "Conversation threads and replies"),
-        (name = "persons", description = "The people behind the conversations"),
+        (name = "persons", description = "The people behind the conversations and their identity graph"),
+        (name = "metrics", description = "Channel metrics; Prometheus counters are at /metrics"),
         (name = "health", description = "Probes"),
     )
 )]
@@ -75,10 +81,21 @@ impl Modify for BearerAuth {
 /// generated from them, so the document cannot drift from the routes.
 fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
     let (protected, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(api::list_conversations))
-        .routes(routes!(api::get_conversation))
-        .routes(routes!(api::post_message))
-        .routes(routes!(api::get_person))
+        .routes(routes!(conversations::list_conversations))
+        .routes(routes!(
+            conversations::get_conversation,
+            conversations::update_conversation
+        ))
+        .routes(routes!(conversations::post_message))
+        .routes(routes!(persons::get_person))
+        .routes(routes!(persons::suggestions))
+        .routes(routes!(persons::audit))
+        .routes(routes!(persons::timeline))
+        .routes(routes!(persons::merge))
+        .routes(routes!(persons::split))
+        .routes(routes!(persons::accept_suggestion))
+        .routes(routes!(persons::dismiss_suggestion))
+        .routes(routes!(metrics::channels))
         .split_for_parts();
     let (open, health_doc) = OpenApiRouter::new()
         .routes(routes!(health::healthz))
@@ -107,6 +124,7 @@ pub fn router(state: AppState) -> Router {
         .merge(protected)
         .merge(open)
         .merge(hooks)
+        .route("/metrics", get(metrics::prometheus))
         .route(
             "/v1/openapi.json",
             get(move || {

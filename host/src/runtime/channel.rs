@@ -34,6 +34,7 @@ pub(super) struct Sandbox {
 pub struct WasmChannel {
     pub(super) sandbox: Sandbox,
     pub(super) manifest: Manifest,
+    pub(super) workspace: String,
 }
 
 impl Sandbox {
@@ -124,6 +125,10 @@ impl Sandbox {
 impl Connector for WasmChannel {
     fn id(&self) -> &ConnectorId {
         &self.sandbox.context.id
+    }
+
+    fn workspace(&self) -> &str {
+        &self.workspace
     }
 
     fn manifest(&self) -> &Manifest {

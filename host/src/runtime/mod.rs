@@ -146,7 +146,11 @@ impl Runtime {
             kv_store: if manifest.kv { store } else { None },
             ..describe
         };
-        let channel = WasmChannel { sandbox, manifest };
+        let channel = WasmChannel {
+            sandbox,
+            manifest,
+            workspace: plugin.workspace.clone(),
+        };
         Ok((
             channel,
             LoadReport {

@@ -21,7 +21,10 @@
   root.innerHTML =
     '<div class="omni-chat-log" aria-live="polite"></div>' +
     '<form class="omni-chat-form"><input name="text" autocomplete="off" placeholder="Write a message…" maxlength="4000">' +
-    '<button type="submit">Send</button></form>';
+    '<button type="submit">Send</button></form>' +
+    '<div class="omni-chat-rate">How did we do? ' +
+    [1, 2, 3, 4, 5].map(function (n) { return '<button type="button" data-score="' + n + '">' + n + '</button>'; }).join("") +
+    '</div>';
   (document.getElementById(data.mount || "omni-chat") || document.body).appendChild(root);
   var log = root.querySelector(".omni-chat-log");
   var form = root.querySelector("form");
@@ -50,6 +53,14 @@
     if (data.name) body.name = data.name;
     show("visitor", text);
     send(body, 0);
+  });
+
+  root.querySelector(".omni-chat-rate").addEventListener("click", function (event) {
+    var score = Number(event.target.dataset && event.target.dataset.score);
+    if (!score) return;
+    var body = { visitor_id: state.visitorId, rating_id: "r-" + Date.now(), score: score };
+    fetch(base + "/csat", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
+      .then(function (r) { if (r.ok) show("agent", "Thanks for rating us " + score + "/5!"); });
   });
 
   function send(body, attempt) {

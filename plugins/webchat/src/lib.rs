@@ -2,9 +2,9 @@
 //!
 //! Visitors of a business's website talk through a small widget (served by
 //! this plugin at `/hooks/{instance}/widget.js`, with a demo page at
-//! `/hooks/{instance}/`). The widget posts messages to `/messages` and polls
-//! `/poll` for agent replies, which [`Channel::send`] leaves in the visitor's
-//! mailbox in the plugin's key-value store.
+//! `/hooks/{instance}/`). The widget posts messages to `/messages`, polls
+//! `/poll` for agent replies (which [`Channel::send`] leaves in the visitor's
+//! mailbox in the plugin's key-value store) and posts ratings to `/csat`.
 //!
 //! Identity: an anonymous visitor is known by the random id the widget keeps
 //! in the browser. A signed-in user is verified the way chat vendors do it:
@@ -73,8 +73,9 @@ impl Channel for Webchat {
                     .with_header("cache-control", "max-age=300"),
             ),
             ("POST", "/messages") => visitor::receive(host, &request)?,
+            ("POST", "/csat") => visitor::rate(host, &request)?,
             ("GET", "/poll") => mailbox::poll(host, &request)?,
-            (_, "/messages") | (_, "/poll") | (_, "/widget.js") | (_, "") => {
+            (_, "/messages") | (_, "/poll") | (_, "/csat") | (_, "/widget.js") | (_, "") => {
                 return Err(PluginError::Unsupported(format!(
                     "{} is not allowed on {}",
                     request.method, request.path

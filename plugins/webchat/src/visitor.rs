@@ -1,5 +1,6 @@
 //! Messages visitors post from the widget, and how their identity is proven.
 
+use omni_plugin_sdk::CsatAnswer;
 use omni_plugin_sdk::crypto::verify_hmac_sha256_hex;
 use omni_plugin_sdk::prelude::*;
 use serde::Deserialize;
@@ -60,6 +61,42 @@ pub fn receive(host: &Host, request: &Request) -> Result<WebhookOutcome, PluginE
 
     let body = serde_json::json!({ "accepted": true, "message_id": message.message_id });
     Ok(WebhookOutcome::new(Response::json(202, &body)).with_event(event))
+}
+
+/// The JSON body of `POST /csat`.
+#[derive(Debug, Deserialize)]
+pub struct Rating {
+    /// The visitor.
+    pub visitor_id: String,
+    /// Id the widget gave this rating; a retry sends the same id.
+    pub rating_id: String,
+    /// 1 (bad) to 5 (great).
+    pub score: u8,
+    /// An optional comment.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// Handles `POST /csat`: the visitor rates the conversation.
+pub fn rate(_host: &Host, request: &Request) -> Result<WebhookOutcome, PluginError> {
+    let rating: Rating = request.json()?;
+    check_id("visitor_id", &rating.visitor_id)?;
+    check_id("rating_id", &rating.rating_id)?;
+    if !(1..=5).contains(&rating.score) {
+        return Err(PluginError::bad_request(format!(
+            "`score` must be 1 to 5, got {}",
+            rating.score
+        )));
+    }
+    let answer = CsatAnswer {
+        external_id: format!("{}/{}", rating.visitor_id, rating.rating_id),
+        subject: Identity::channel_user(&rating.visitor_id),
+        score: rating.score,
+        scale: 5,
+        comment: rating.comment.map(|c| c.chars().take(2000).collect()),
+        at: Some(crate::now_ms()),
+    };
+    Ok(WebhookOutcome::new(Response::json(202, &serde_json::json!({ "accepted": true }))).with_event(answer))
 }
 
 fn check_id(field: &str, value: &str) -> Result<(), PluginError> {
@@ -254,6 +291,24 @@ mod tests {
             Webchat::handle_webhook(&mock.host(), wrong_type).unwrap_err().status(),
             415
         );
+    }
+
+    #[test]
+    fn ratings_become_csat_answers() {
+        let mock = testing::MockHost::new();
+        let body = json!({"visitor_id": "v-1", "rating_id": "r-1", "score": 4, "comment": "quick!"});
+        let outcome = Webchat::handle_webhook(&mock.host(), Request::post_json("/csat", &body)).unwrap();
+        match &outcome.events[..] {
+            [Event::Csat(answer)] => {
+                assert_eq!((answer.score, answer.scale), (4, 5));
+                assert_eq!(answer.external_id, "v-1/r-1");
+                assert_eq!(answer.subject, Identity::channel_user("v-1"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let bad = json!({"visitor_id": "v-1", "rating_id": "r-2", "score": 9});
+        let err = Webchat::handle_webhook(&mock.host(), Request::post_json("/csat", &bad)).unwrap_err();
+        assert_eq!(err.status(), 400);
     }
 
     #[test]

@@ -898,13 +898,13 @@ async fn follow_identities(
         for owner in owners {
             let owner = owner?;
             let split_off = ConversationId::new();
-            sqlx::query(&format!(
+            sqlx::query(
                 "INSERT INTO conversations (id, workspace, person_id, status, channel, connector_id, first_channel,
                                             first_connector_id, assignee, tags, created_at, updated_at, last_message_at)
                  SELECT $1, workspace, $2, status, channel, connector_id, first_channel, first_connector_id, assignee,
                         tags, created_at, $3, last_message_at
-                 FROM conversations WHERE id = $4"
-            ))
+                 FROM conversations WHERE id = $4",
+            )
             .bind(split_off.to_string())
             .bind(owner.to_string())
             .bind(now.as_millis())

@@ -38,6 +38,8 @@ mod outbox;
 mod read;
 mod rows;
 
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 #[cfg(test)]
 mod tests;
 

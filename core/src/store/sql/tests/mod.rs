@@ -6,8 +6,6 @@
 //! they run in parallel; without a server they are skipped, unless
 //! `OMNI_REQUIRE_SERVICES=1`, which makes them fail.
 
-use std::time::Duration;
-
 use super::*;
 use crate::{
     Clock, ConversationStatus, IdentityClaim, IdentityKey, IdentityKind, InboundEvent, InboundMessage, IngestBatch,
@@ -43,35 +41,7 @@ impl std::ops::Deref for TestStore {
 
 enum Cleanup {
     Dir(#[allow(dead_code)] tempfile::TempDir),
-    Schema { admin_url: String, schema: String },
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        if let Cleanup::Schema { admin_url, schema } = self {
-            let (url, sql) = (admin_url.clone(), format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
-            // Drop runs outside any runtime guarantee; use a small one of its own.
-            let _ = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
-                if let Ok(runtime) = runtime {
-                    runtime.block_on(async {
-                        if let Ok(mut conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await {
-                            let _ = sqlx::query(&sql).execute(&mut conn).await;
-                        }
-                    });
-                }
-            })
-            .join();
-        }
-    }
-}
-
-pub fn postgres_url() -> String {
-    std::env::var("OMNI_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-fn services_required() -> bool {
-    std::env::var("OMNI_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
+    Schema(#[allow(dead_code)] super::testing::TestSchema),
 }
 
 /// Options with a manual clock at a fixed start.
@@ -104,40 +74,15 @@ pub async fn open_with(kind: Kind, options: StoreOptions) -> Option<TestStore> {
             })
         }
         Kind::Postgres => {
-            let admin_url = postgres_url();
-            let admin = tokio::time::timeout(
-                Duration::from_secs(5),
-                <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url),
-            )
-            .await;
-            let mut admin = match admin {
-                Ok(Ok(conn)) => conn,
-                Ok(Err(e)) => return unavailable(&admin_url, &e.to_string()),
-                Err(_) => return unavailable(&admin_url, "connection timed out"),
-            };
-            let schema = format!("omni_test_{}", uuid::Uuid::now_v7().simple());
-            sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                .execute(&mut admin)
-                .await
-                .expect("create schema");
-            let separator = if admin_url.contains('?') { '&' } else { '?' };
-            let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}");
-            let store = SqlStore::open(&url, options).await.expect("open PostgreSQL");
+            let schema = super::testing::TestSchema::create().await?;
+            let store = SqlStore::open(&schema.url, options).await.expect("open PostgreSQL");
             Some(TestStore {
                 store,
                 clock,
-                _cleanup: Cleanup::Schema { admin_url, schema },
+                _cleanup: Cleanup::Schema(schema),
             })
         }
     }
-}
-
-fn unavailable(url: &str, why: &str) -> Option<TestStore> {
-    if services_required() {
-        panic!("PostgreSQL at {url} is required (OMNI_REQUIRE_SERVICES=1) but unreachable: {why}");
-    }
-    eprintln!("skipping a PostgreSQL test: {url} is unreachable ({why}); set OMNI_REQUIRE_SERVICES=1 to fail instead");
-    None
 }
 
 /// Generates a test per backend for each named `async fn(Kind)`.

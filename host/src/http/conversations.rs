@@ -1,18 +1,19 @@
-//! The `/v1` API for agents and integrations: conversations, persons, replies.
+//! `/v1/conversations`: threads, their messages, replies and status.
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use omni_core::{
     Attachment, ConnectorId, Conversation, ConversationDetail, ConversationId, ConversationQuery, ConversationStatus,
-    Message, NewOutbound, Page, Person, PersonId,
+    ConversationUpdate, Message, NewOutbound, Page, PersonId,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::error::{ApiError, ErrorBody};
+use super::auth::Caller;
+use super::error::{ApiError, ErrorBody, json_error, path_error, query_error};
 
 /// Longest reply text accepted, in bytes.
 const MAX_REPLY_BYTES: usize = 64 * 1024;
@@ -44,14 +45,6 @@ pub struct NewMessage {
     /// Attachments, by URL.
     #[serde(default)]
     attachments: Vec<Attachment>,
-}
-
-fn query_error(rejection: QueryRejection) -> ApiError {
-    ApiError::invalid(rejection.body_text())
-}
-
-fn path_error(rejection: PathRejection) -> ApiError {
-    ApiError::invalid(format!("invalid id in the path: {}", rejection.body_text()))
 }
 
 /// Lists conversations, most recently active first.
@@ -169,30 +162,39 @@ pub async fn post_message(
         })
         .await
         .map_err(ApiError::store)?;
+    app.telemetry
+        .messages(message.connector_id.as_str(), &message.channel, "outbound", 1);
     app.outbox.notify_one();
     Ok((StatusCode::ACCEPTED, Json(message)))
 }
 
-/// A person with their identities and unproven claims.
+/// Changes a conversation's status (open, pending, resolved), assignee or tags.
 #[utoipa::path(
-    get,
-    path = "/v1/persons/{id}",
-    tag = "persons",
-    params(("id" = PersonId, Path, description = "Person id")),
+    patch,
+    path = "/v1/conversations/{id}",
+    tag = "conversations",
+    params(("id" = ConversationId, Path, description = "Conversation id")),
+    request_body = ConversationUpdate,
     responses(
-        (status = 200, description = "The person", body = Person),
-        (status = 404, description = "No such person", body = ErrorBody),
+        (status = 200, description = "The updated conversation", body = Conversation),
+        (status = 404, description = "No such conversation", body = ErrorBody),
+        (status = 422, description = "Invalid tags", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
-pub async fn get_person(
+pub async fn update_conversation(
     State(app): State<AppState>,
-    id: Result<Path<PersonId>, PathRejection>,
-) -> Result<Json<Person>, ApiError> {
+    Extension(caller): Extension<Caller>,
+    id: Result<Path<ConversationId>, PathRejection>,
+    body: Result<Json<ConversationUpdate>, JsonRejection>,
+) -> Result<Json<Conversation>, ApiError> {
     let Path(id) = id.map_err(path_error)?;
-    let person = app.store.person(id).await.map_err(ApiError::store)?;
-    person
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("person {id} not found")))
+    let Json(update) = body.map_err(json_error)?;
+    let conversation = app
+        .store
+        .update_conversation(id, update, &caller.actor())
+        .await
+        .map_err(ApiError::store)?;
+    Ok(Json(conversation))
 }
