@@ -295,6 +295,12 @@ pub async fn update(
     actor: &str,
     now: Timestamp,
 ) -> Result<Conversation, StoreError> {
+    // Status transitions read, then write: hold the row.
+    let lock = super::locks::for_update(tx);
+    sqlx::query(&format!("SELECT id FROM conversations WHERE id = $1{lock}"))
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
     let before = fetch(tx, id).await?;
     let now_ms = now.as_millis();
     if let Some(status) = update.status

@@ -10,7 +10,7 @@
 use sqlx::AnyConnection;
 
 use super::events::{self, NewEvent, kind};
-use super::{read, rows};
+use super::{locks, read, rows};
 use crate::identity::IdentityGuards;
 use crate::identity::graph::components;
 use crate::store::{Decision, StoreError};
@@ -321,16 +321,19 @@ pub async fn resolve(
     sender: &IdentityClaim,
     claims: &[IdentityClaim],
 ) -> Result<Resolved, StoreError> {
-    let (sender_id, mut person) = match find_node(tx, r.workspace, &sender.key).await? {
+    // Find-or-create of each identifier must not race another writer.
+    let mut keys: Vec<String> = std::iter::once(sender)
+        .chain(claims)
+        .map(|c| format!("identity|{}|{}|{}", r.workspace, c.key.kind, c.key.value))
+        .collect();
+    locks::keys(tx, &mut keys).await?;
+    let sender_id = match find_node(tx, r.workspace, &sender.key).await? {
         Some(node) => {
-            let person = match node.person {
-                Some(person) => person,
-                None => {
-                    let person = create_person(tx, r.workspace, r.now).await?;
-                    adopt_node(tx, r, &node, &sender.key, person).await?;
-                    person
-                }
-            };
+            if node.person.is_none() {
+                // Known so far only from someone's claim: now it is an address.
+                let person = create_person(tx, r.workspace, r.now).await?;
+                adopt_node(tx, r, &node, &sender.key, person).await?;
+            }
             if !node.is_address {
                 sqlx::query("UPDATE identities SET is_address = 1 WHERE id = $1")
                     .bind(node.id)
@@ -340,20 +343,26 @@ pub async fn resolve(
             if sender.verified && !node.verified {
                 mark_verified(tx, node.id, r.source).await?;
             }
-            (node.id, person)
+            node.id
         }
         None => {
-            let person = create_person(tx, r.workspace, r.now).await?;
+            let person = match joinable_person(tx, r, sender, claims).await? {
+                Some(person) => person,
+                None => create_person(tx, r.workspace, r.now).await?,
+            };
             let node = NewNode {
                 key: &sender.key,
                 person: Some(person),
                 verified_by: sender.verified.then_some(r.source),
                 is_address: true,
             };
-            (insert_node(tx, r, node).await?, person)
+            insert_node(tx, r, node).await?
         }
     };
 
+    // Hold the sender's person for the rest of the transaction, so no
+    // concurrent merge or split moves it under us.
+    let mut person = locks::person_of_identity(tx, sender_id).await?;
     // A shared or placeholder sender address must not link anyone to anyone.
     let sender_blocked = r.guards.is_blocked(&sender.key);
     let mut seen = vec![&sender.key];
@@ -369,10 +378,38 @@ pub async fn resolve(
             link_unverified(tx, r, sender_id, person, &claim.key, node, !sender_blocked).await?;
         }
     }
+    // Hold the person's row for the rest of the transaction (continuity),
+    // and take the person the sender belongs to now, after any merge.
+    let person = locks::person_of_identity(tx, sender_id).await?;
     Ok(Resolved {
         person,
         identity: sender_id,
     })
+}
+
+/// The existing person a brand-new sender address joins directly, because
+/// it proves one of that person's identifiers (a signed-in user on a new
+/// device), when the guards allow; saves creating a person only to merge it.
+async fn joinable_person(
+    tx: &mut AnyConnection,
+    r: &Resolver<'_>,
+    sender: &IdentityClaim,
+    claims: &[IdentityClaim],
+) -> Result<Option<PersonId>, StoreError> {
+    if r.guards.is_blocked(&sender.key) {
+        return Ok(None);
+    }
+    for claim in claims.iter().filter(|c| c.verified && !r.guards.is_blocked(&c.key)) {
+        let Some(person) = find_node(tx, r.workspace, &claim.key).await?.and_then(|n| n.person) else {
+            continue;
+        };
+        let person = locks::live_person(tx, person).await?;
+        let keys = person_keys(tx, person).await?;
+        if r.guards.over_cap(&keys, std::slice::from_ref(&sender.key)).is_none() {
+            return Ok(Some(person));
+        }
+    }
+    Ok(None)
 }
 
 /// A verified claim: the identifier belongs to the sender's person.
@@ -423,53 +460,84 @@ async fn link_verified(
             insert_link(tx, trusted(node.id, "verified identifier stated by the sender")).await?;
             Ok(person)
         }
-        Some(owner) => match merge_refusal(tx, r.guards, person, owner).await? {
-            Some((reason, why)) => {
-                let mut link = trusted(
-                    node.id,
-                    "verified identifier of another person; merge refused by a guard",
-                );
-                link.trusted = false;
-                insert_link(tx, link).await?;
-                let detail = format!("{} {} is verified on both persons, but {why}", key.kind, key.value);
-                suggest(
-                    tx,
-                    NewSuggestion {
-                        workspace: r.workspace,
-                        person,
-                        other: owner,
-                        identity: Some(node.id),
-                        reason,
-                        detail: &detail,
-                        source: r.source,
-                        now: r.now,
-                    },
-                )
-                .await?;
-                audit(
-                    tx,
-                    NewAudit {
-                        workspace: r.workspace,
-                        action: "merge_refused",
-                        actor: &format!("connector:{}", r.source),
-                        reason: &why,
-                        person: Some(person),
-                        other: Some(owner),
-                        detail: serde_json::json!({ "identity": { "kind": key.kind, "value": key.value } }),
-                        now: r.now,
-                    },
-                )
-                .await?;
-                Ok(person)
+        Some(owner) => {
+            // Lock both, then look again: either may have been merged meanwhile.
+            locks::persons(tx, &[person, owner]).await?;
+            let person = locks::live_person(tx, person).await?;
+            let owner = locks::live_person(tx, owner).await?;
+            if person == owner {
+                if !has_active_link(tx, sender, node.id, true).await? {
+                    insert_link(tx, trusted(node.id, "verified identifier stated by the sender")).await?;
+                }
+                return Ok(person);
             }
-            None => {
-                insert_link(tx, trusted(node.id, "verified identifier shared with another person")).await?;
-                let actor = format!("connector:{}", r.source);
-                let reason = format!("verified {} {} reached both persons", key.kind, key.value);
-                merge(tx, r.workspace, person, owner, &actor, &reason, r.now).await
-            }
-        },
+            merge_verified(tx, r, sender, person, owner, key, &node).await
+        }
     }
+}
+
+/// A verified identifier of the sender's person belongs to another person:
+/// merge them, unless a guard refuses (then record and suggest).
+async fn merge_verified(
+    tx: &mut AnyConnection,
+    r: &Resolver<'_>,
+    sender: i64,
+    person: PersonId,
+    owner: PersonId,
+    key: &IdentityKey,
+    node: &Node,
+) -> Result<PersonId, StoreError> {
+    let link = |trusted: bool, reason: &'static str| NewLink {
+        workspace: r.workspace,
+        from: sender,
+        to: node.id,
+        trusted,
+        source_kind: SourceKind::Connector,
+        source: r.source,
+        reason,
+        now: r.now,
+    };
+    let Some((reason, why)) = merge_refusal(tx, r.guards, person, owner).await? else {
+        insert_link(tx, link(true, "verified identifier shared with another person")).await?;
+        let actor = format!("connector:{}", r.source);
+        let reason = format!("verified {} {} reached both persons", key.kind, key.value);
+        return merge(tx, r.workspace, person, owner, &actor, &reason, r.now).await;
+    };
+    insert_link(
+        tx,
+        link(false, "verified identifier of another person; merge refused by a guard"),
+    )
+    .await?;
+    let detail = format!("{} {} is verified on both persons, but {why}", key.kind, key.value);
+    suggest(
+        tx,
+        NewSuggestion {
+            workspace: r.workspace,
+            person,
+            other: owner,
+            identity: Some(node.id),
+            reason,
+            detail: &detail,
+            source: r.source,
+            now: r.now,
+        },
+    )
+    .await?;
+    audit(
+        tx,
+        NewAudit {
+            workspace: r.workspace,
+            action: "merge_refused",
+            actor: &format!("connector:{}", r.source),
+            reason: &why,
+            person: Some(person),
+            other: Some(owner),
+            detail: serde_json::json!({ "identity": { "kind": key.kind, "value": key.value } }),
+            now: r.now,
+        },
+    )
+    .await?;
+    Ok(person)
 }
 
 /// An unverified claim: recorded as an untrusted link, never a merge.
@@ -625,17 +693,12 @@ async fn merge(
 
 /// The live person an id leads to (following merges), with its workspace.
 async fn live_person(tx: &mut AnyConnection, id: PersonId) -> Result<(PersonId, String), StoreError> {
-    let row = sqlx::query("SELECT merged_into, workspace FROM persons WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("person {id}")))?;
-    let workspace: String = rows::get(&row, "workspace")?;
-    match rows::opt_id_col::<PersonId>(&row, "merged_into")? {
-        // merge() points every tombstone at the final survivor.
-        Some(survivor) => Ok((survivor, workspace)),
-        None => Ok((id, workspace)),
-    }
+    let live = locks::live_person(tx, id).await?;
+    let workspace: String = sqlx::query_scalar("SELECT workspace FROM persons WHERE id = $1")
+        .bind(live.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+    Ok((live, workspace))
 }
 
 /// An operator merges two persons: a trusted link between them, unless a
@@ -648,6 +711,7 @@ pub async fn operator_merge(
     decision: &Decision,
     now: Timestamp,
 ) -> Result<PersonId, StoreError> {
+    locks::persons(tx, &[person, other]).await?;
     let (a, workspace) = live_person(tx, person).await?;
     let (b, other_workspace) = live_person(tx, other).await?;
     if a == b {
@@ -712,7 +776,8 @@ pub async fn remove_link(
     now: Timestamp,
 ) -> Result<Vec<PersonId>, StoreError> {
     let row = sqlx::query(
-        "SELECT l.workspace, l.trusted, i.person_id FROM links l JOIN identities i ON i.id = l.from_identity
+        "SELECT l.workspace, l.trusted, l.from_identity, i.person_id FROM links l
+         JOIN identities i ON i.id = l.from_identity
          WHERE l.id = $1 AND l.removed_at IS NULL",
     )
     .bind(link)
@@ -721,7 +786,11 @@ pub async fn remove_link(
     .ok_or_else(|| StoreError::NotFound(format!("active link {link}")))?;
     let workspace: String = rows::get(&row, "workspace")?;
     let trusted = rows::flag(&row, "trusted")?;
-    let person: Option<PersonId> = rows::opt_id_col(&row, "person_id")?;
+    let person: Option<PersonId> = match rows::opt_id_col::<PersonId>(&row, "person_id")? {
+        // Hold the person while its components are recomputed.
+        Some(_) => Some(locks::person_of_identity(tx, rows::get(&row, "from_identity")?).await?),
+        None => None,
+    };
     sqlx::query("UPDATE links SET removed_at = $2, removed_by = $3, removed_reason = $4 WHERE id = $1")
         .bind(link)
         .bind(now.as_millis())

@@ -30,6 +30,13 @@ pub async fn check_and_apply(
     kv: &KvChanges,
     now: Timestamp,
 ) -> Result<(), StoreError> {
+    let mut keys: Vec<String> = kv
+        .reads
+        .keys()
+        .chain(kv.writes.keys())
+        .map(|key| format!("kv|{connector}|{key}"))
+        .collect();
+    super::locks::keys(tx, &mut keys).await?;
     for (key, seen) in &kv.reads {
         let current: Option<Vec<u8>> = sqlx::query_scalar("SELECT value FROM kv WHERE connector_id = $1 AND key = $2")
             .bind(connector.as_str())

@@ -4,9 +4,10 @@
 //! accept, and run through sqlx's `Any` driver; only the schema
 //! (`migrations/sqlite`, `migrations/postgres`) and how a write transaction
 //! starts differ. SQLite writes go through one connection (SQLite has one
-//! writer anyway) with `BEGIN IMMEDIATE`; PostgreSQL writes run
-//! `SERIALIZABLE` and are retried on serialization failures, so the
-//! check-then-insert logic of identity resolution is safe with several hosts.
+//! writer anyway) with `BEGIN IMMEDIATE`; PostgreSQL writes run READ
+//! COMMITTED and take explicit locks where they must not race (see `locks`),
+//! so identity resolution and continuity stay correct with several hosts
+//! writing at once; the rare deadlock or unique-key race is retried.
 //!
 //! Modules: `graph` (identity resolution, merges, splits, suggestions),
 //! `conversations` (continuity and status), `ingest` (one plugin call's
@@ -34,6 +35,7 @@ mod events;
 mod graph;
 mod ingest;
 mod kv;
+mod locks;
 mod outbox;
 mod read;
 mod rows;
@@ -46,8 +48,8 @@ mod tests;
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Attempts of a PostgreSQL write transaction that keeps hitting
-/// serialization failures.
+/// Attempts of a write transaction that keeps hitting deadlocks or
+/// unique-key races.
 const WRITE_ATTEMPTS: usize = 12;
 
 /// Which database is behind the store.
@@ -138,7 +140,7 @@ impl SqlStore {
     fn begin_statement(&self) -> &'static str {
         match self.backend {
             Backend::Sqlite => "BEGIN IMMEDIATE",
-            Backend::Postgres => "BEGIN ISOLATION LEVEL SERIALIZABLE",
+            Backend::Postgres => "BEGIN",
         }
     }
 }

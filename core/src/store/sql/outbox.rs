@@ -114,7 +114,13 @@ pub async fn claim(
     lease: Duration,
     limit: u32,
 ) -> Result<Vec<OutboxJob>, StoreError> {
-    let claimed = sqlx::query(
+    // Hosts sharing a database skip rows another host is claiming.
+    let skip_locked = if super::locks::concurrent(tx) {
+        " FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    let claimed = sqlx::query(&format!(
         "UPDATE outbox SET lease_until = $1, attempts = attempts + 1
          WHERE id IN (
              SELECT o.id FROM outbox o
@@ -122,9 +128,9 @@ pub async fn claim(
                AND (o.lease_until IS NULL OR o.lease_until <= $2)
                AND NOT EXISTS (SELECT 1 FROM outbox p
                                WHERE p.conversation_id = o.conversation_id AND p.state = 'pending' AND p.id < o.id)
-             ORDER BY o.id LIMIT $3)
-         RETURNING id, attempts, message_id, conversation_id, connector_id, recipient_kind, recipient_value",
-    )
+             ORDER BY o.id LIMIT $3{skip_locked})
+         RETURNING id, attempts, message_id, conversation_id, connector_id, recipient_kind, recipient_value"
+    ))
     .bind(now.plus(lease).as_millis())
     .bind(now.as_millis())
     .bind(i64::from(limit))
@@ -167,12 +173,14 @@ pub async fn finish(
     at: Timestamp,
 ) -> Result<(), StoreError> {
     // The claim is ours only while nobody re-claimed the row.
-    let ours: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM outbox WHERE id = $1 AND attempts = $2 AND state = 'pending'")
-            .bind(job.id)
-            .bind(i64::from(job.attempt))
-            .fetch_optional(&mut *tx)
-            .await?;
+    let lock = super::locks::for_update(tx);
+    let ours: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT id FROM outbox WHERE id = $1 AND attempts = $2 AND state = 'pending'{lock}"
+    ))
+    .bind(job.id)
+    .bind(i64::from(job.attempt))
+    .fetch_optional(&mut *tx)
+    .await?;
     if ours.is_none() {
         return Err(StoreError::LeaseLost(job.id));
     }

@@ -172,3 +172,70 @@ fn persons_are_the_components_of_trusted_links_on_sqlite() {
 fn persons_are_the_components_of_trusted_links_on_postgres() {
     run(Kind::Postgres, 24);
 }
+
+/// Many writers at once: messages with proven and unproven claims over a
+/// small set of visitors and emails (so merges race each other), operator
+/// merges and link removals; the invariant must hold at the end.
+async fn concurrent_writers_keep_the_invariant(kind: Kind) {
+    let Some(t) = open(kind).await else { return };
+    let store = std::sync::Arc::new(t.store.clone());
+    let mut tasks = Vec::new();
+    for worker in 0..12u64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            // A small deterministic generator per worker.
+            let mut seed = worker.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            let mut next = move |n: u64| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed % n
+            };
+            for i in 0..15 {
+                let mut m = message(&format!("w{worker}-{i}"), visitor(&format!("v{}", next(8))), "hi");
+                m.claims = (0..next(3))
+                    .map(|_| claim(IdentityKind::Email, &format!("e{}@example.com", next(5)), next(2) == 0))
+                    .collect();
+                store.ingest(batch(vec![InboundEvent::Message(m)])).await.unwrap();
+                if next(6) == 0 {
+                    let persons: Vec<String> =
+                        sqlx::query_scalar("SELECT id FROM persons WHERE merged_into IS NULL ORDER BY id")
+                            .fetch_all(&store.reader)
+                            .await
+                            .unwrap();
+                    if persons.len() >= 2 {
+                        let a = persons[next(persons.len() as u64) as usize].parse().unwrap();
+                        let b = persons[next(persons.len() as u64) as usize].parse().unwrap();
+                        match store.merge_persons(a, b, decision("stress")).await {
+                            Ok(_)
+                            | Err(StoreError::MergeRefused(_) | StoreError::Invalid(_) | StoreError::NotFound(_)) => {}
+                            Err(e) => panic!("merge failed: {e}"),
+                        }
+                    }
+                }
+                if next(8) == 0 {
+                    let links: Vec<i64> =
+                        sqlx::query_scalar("SELECT id FROM links WHERE removed_at IS NULL ORDER BY id")
+                            .fetch_all(&store.reader)
+                            .await
+                            .unwrap();
+                    if !links.is_empty() {
+                        match store
+                            .remove_link(links[next(links.len() as u64) as usize], decision("stress"))
+                            .await
+                        {
+                            Ok(_) | Err(StoreError::NotFound(_)) => {}
+                            Err(e) => panic!("split failed: {e}"),
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    check_invariant(&t).await.unwrap();
+}
+
+on_both_backends!(concurrent_writers_keep_the_invariant);
