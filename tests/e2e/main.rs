@@ -7,4 +7,5 @@ mod delivery;
 mod identity;
 mod malformed;
 mod operations;
+mod persons_cli;
 mod webchat;
