@@ -10,6 +10,12 @@ const PLUGINS: &[(&str, &str)] = &[
     ("omni-test-hostile", "OMNI_TEST_HOSTILE_WASM"),
     ("omni-plugin-template", "OMNI_TEST_TEMPLATE_WASM"),
     ("omni-test-scripted", "OMNI_TEST_SCRIPTED_WASM"),
+    ("omni-email", "OMNI_TEST_EMAIL_WASM"),
+    ("omni-sms", "OMNI_TEST_SMS_WASM"),
+    ("omni-voice", "OMNI_TEST_VOICE_WASM"),
+    ("omni-whatsapp", "OMNI_TEST_WHATSAPP_WASM"),
+    ("omni-messenger", "OMNI_TEST_MESSENGER_WASM"),
+    ("omni-telegram", "OMNI_TEST_TELEGRAM_WASM"),
 ];
 
 fn main() {

@@ -6,8 +6,9 @@ use std::marker::PhantomData;
 
 use crate::{
     Activity, ActivityKind, Attachment, CallDirection, CallRecord, Capabilities, Channel, ChannelKind, ContactProfile,
-    CsatAnswer, DeliveryState, DeliveryStatus, Event, Header, Host, HostApi, Identity, IdentityKind, InboundMessage,
-    KvError, LogLevel, Manifest, OutboundMessage, PluginError, PollBatch, Request, Response, SendError, WebhookOutcome,
+    CsatAnswer, DeliveryState, DeliveryStatus, Event, Header, Host, HostApi, HttpError, Identity, IdentityKind,
+    InboundMessage, IncomingResponse, KvError, LogLevel, Manifest, OutboundMessage, OutgoingRequest, PluginError,
+    PollBatch, Request, Response, SendError, WebhookOutcome,
 };
 
 /// Raw bindings generated from `wit/`.
@@ -62,6 +63,41 @@ impl HostApi for WasmHost {
 
     fn kv_delete(&self, key: &str) -> Result<(), KvError> {
         wit_host::kv_delete(key).map_err(kv_error)
+    }
+
+    fn http_send(&self, request: &OutgoingRequest) -> Result<IncomingResponse, HttpError> {
+        let request = wit::OutgoingRequest {
+            method: request.method.clone(),
+            url: request.url.clone(),
+            headers: request
+                .headers
+                .iter()
+                .map(|h| wit::Header {
+                    name: h.name.clone(),
+                    value: h.value.clone(),
+                })
+                .collect(),
+            body: request.body.clone(),
+        };
+        match wit_host::http_send(&request) {
+            Ok(response) => Ok(IncomingResponse {
+                status: response.status,
+                headers: response
+                    .headers
+                    .into_iter()
+                    .map(|h| Header {
+                        name: h.name,
+                        value: h.value,
+                    })
+                    .collect(),
+                body: response.body,
+            }),
+            Err(wit::HttpError::Denied(m)) => Err(HttpError::Denied(m)),
+            Err(wit::HttpError::Timeout(m)) => Err(HttpError::Timeout(m)),
+            Err(wit::HttpError::Unreachable(m)) => Err(HttpError::Unreachable(m)),
+            Err(wit::HttpError::TooLarge(m)) => Err(HttpError::TooLarge(m)),
+            Err(wit::HttpError::Invalid(m)) => Err(HttpError::Invalid(m)),
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::PluginError;
+use crate::{HttpError, IncomingResponse, OutgoingRequest, PluginError};
 
 /// Severity of a log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -66,6 +66,8 @@ pub trait HostApi {
     fn kv_set(&self, key: &str, value: &[u8]) -> Result<(), KvError>;
     /// A key-value delete.
     fn kv_delete(&self, key: &str) -> Result<(), KvError>;
+    /// An HTTP request to a provider.
+    fn http_send(&self, request: &OutgoingRequest) -> Result<IncomingResponse, HttpError>;
 }
 
 /// The host as seen by a plugin during one call.
@@ -135,6 +137,12 @@ impl<'a> Host<'a> {
     /// Deletes a key.
     pub fn kv_delete(&self, key: &str) -> Result<(), KvError> {
         self.api.kv_delete(key)
+    }
+
+    /// Sends an HTTP request to the provider (allowed hosts only; see the
+    /// `http-send` import in the WIT contract).
+    pub fn http(&self, request: &OutgoingRequest) -> Result<IncomingResponse, HttpError> {
+        self.api.http_send(request)
     }
 
     /// A JSON value from the key-value store.

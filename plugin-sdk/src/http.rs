@@ -99,6 +99,22 @@ impl Request {
             .map_err(|e| PluginError::BadRequest(format!("the body is not valid UTF-8: {e}")))
     }
 
+    /// The body as `application/x-www-form-urlencoded` fields, in order.
+    /// Refuses another content type with `unsupported-media-type`.
+    pub fn form(&self) -> Result<Vec<(String, String)>, PluginError> {
+        let content_type = self.header("content-type").unwrap_or("");
+        let essence = content_type.split(';').next().unwrap_or("").trim();
+        if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            return Err(PluginError::UnsupportedMediaType(format!(
+                "expected content-type application/x-www-form-urlencoded, got {:?}",
+                if content_type.is_empty() { "none" } else { content_type }
+            )));
+        }
+        Ok(form_urlencoded::parse(&self.body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect())
+    }
+
     /// The body parsed as JSON into `T`.
     ///
     /// Refuses a content type other than `application/json` (or `+json`)

@@ -54,6 +54,7 @@ mod host;
 mod http;
 mod manifest;
 mod outbound;
+mod outgoing;
 pub mod testing;
 
 #[cfg(target_arch = "wasm32")]
@@ -68,6 +69,7 @@ pub use host::{Host, HostApi, KvError, LogLevel};
 pub use http::{Header, PluginError, Request, Response, WebhookOutcome};
 pub use manifest::{Capabilities, ChannelKind, Manifest};
 pub use outbound::{OutboundMessage, PollBatch, SendError, SendReceipt};
+pub use outgoing::{HttpError, IncomingResponse, OutgoingRequest};
 
 /// The version of the `omni:plugin` WIT package this SDK implements.
 pub const CONTRACT_VERSION: &str = "0.1.0";
@@ -76,9 +78,9 @@ pub const CONTRACT_VERSION: &str = "0.1.0";
 pub mod prelude {
     pub use crate::testing;
     pub use crate::{
-        Attachment, Channel, ChannelKind, DeliveryState, DeliveryStatus, Event, Host, Identity, IdentityKind,
-        InboundMessage, Manifest, OutboundMessage, PluginError, Request, Response, SendError, SendReceipt,
-        WebhookOutcome,
+        Attachment, Channel, ChannelKind, DeliveryState, DeliveryStatus, Event, Host, HttpError, Identity,
+        IdentityKind, InboundMessage, IncomingResponse, Manifest, OutboundMessage, OutgoingRequest, PluginError,
+        Request, Response, SendError, SendReceipt, WebhookOutcome,
     };
 }
 

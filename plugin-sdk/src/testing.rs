@@ -1,18 +1,21 @@
 //! An in-memory host for unit tests of a plugin compiled natively.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
-use crate::{Host, HostApi, KvError, LogLevel};
+use crate::{Host, HostApi, HttpError, IncomingResponse, KvError, LogLevel, OutgoingRequest};
 
-/// An in-memory [`HostApi`]: config and secrets you set, a key-value map, and
-/// the log lines the plugin wrote.
+/// An in-memory [`HostApi`]: config and secrets you set, a key-value map,
+/// the log lines the plugin wrote, and the provider's answers to its HTTP
+/// requests (queued with [`MockHost::respond`]), which it records.
 #[derive(Debug, Default)]
 pub struct MockHost {
     config: BTreeMap<String, String>,
     secrets: BTreeMap<String, String>,
     kv: RefCell<BTreeMap<String, Vec<u8>>>,
     logs: RefCell<Vec<(LogLevel, String)>>,
+    responses: RefCell<VecDeque<Result<IncomingResponse, HttpError>>>,
+    requests: RefCell<Vec<OutgoingRequest>>,
 }
 
 impl MockHost {
@@ -31,6 +34,23 @@ impl MockHost {
     pub fn with_secret(mut self, name: &str, value: &str) -> Self {
         self.secrets.insert(name.to_owned(), value.to_owned());
         self
+    }
+
+    /// Queues the answer to the plugin's next HTTP request.
+    pub fn respond(self, response: IncomingResponse) -> Self {
+        self.responses.borrow_mut().push_back(Ok(response));
+        self
+    }
+
+    /// Queues a failure for the plugin's next HTTP request.
+    pub fn fail_http(self, error: HttpError) -> Self {
+        self.responses.borrow_mut().push_back(Err(error));
+        self
+    }
+
+    /// The HTTP requests the plugin sent, in order.
+    pub fn requests(&self) -> Vec<OutgoingRequest> {
+        self.requests.borrow().clone()
     }
 
     /// The typed host handle to pass to the plugin.
@@ -74,5 +94,15 @@ impl HostApi for MockHost {
     fn kv_delete(&self, key: &str) -> Result<(), KvError> {
         self.kv.borrow_mut().remove(key);
         Ok(())
+    }
+
+    fn http_send(&self, request: &OutgoingRequest) -> Result<IncomingResponse, HttpError> {
+        self.requests.borrow_mut().push(request.clone());
+        self.responses.borrow_mut().pop_front().unwrap_or_else(|| {
+            Err(HttpError::Unreachable(format!(
+                "MockHost has no answer queued for {} {} (use MockHost::respond)",
+                request.method, request.url
+            )))
+        })
     }
 }

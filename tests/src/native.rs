@@ -127,6 +127,13 @@ impl sdk::HostApi for NativeHost<'_> {
     fn kv_delete(&self, key: &str) -> Result<(), sdk::KvError> {
         Self::kv_result(self.kv.borrow_mut().delete(key))
     }
+
+    fn http_send(&self, _request: &sdk::OutgoingRequest) -> Result<sdk::IncomingResponse, sdk::HttpError> {
+        // The benchmarks' connectors do not call providers.
+        Err(sdk::HttpError::Denied(
+            "the native adapter makes no outbound requests".into(),
+        ))
+    }
 }
 
 #[async_trait]

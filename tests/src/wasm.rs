@@ -21,3 +21,33 @@ pub fn template() -> &'static Path {
 pub fn scripted() -> &'static Path {
     Path::new(env!("OMNI_TEST_SCRIPTED_WASM"))
 }
+
+/// The email connector.
+pub fn email() -> &'static Path {
+    Path::new(env!("OMNI_TEST_EMAIL_WASM"))
+}
+
+/// The sms connector.
+pub fn sms() -> &'static Path {
+    Path::new(env!("OMNI_TEST_SMS_WASM"))
+}
+
+/// The voice connector.
+pub fn voice() -> &'static Path {
+    Path::new(env!("OMNI_TEST_VOICE_WASM"))
+}
+
+/// The whatsapp connector.
+pub fn whatsapp() -> &'static Path {
+    Path::new(env!("OMNI_TEST_WHATSAPP_WASM"))
+}
+
+/// The messenger connector.
+pub fn messenger() -> &'static Path {
+    Path::new(env!("OMNI_TEST_MESSENGER_WASM"))
+}
+
+/// The telegram connector.
+pub fn telegram() -> &'static Path {
+    Path::new(env!("OMNI_TEST_TELEGRAM_WASM"))
+}

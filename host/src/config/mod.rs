@@ -105,6 +105,9 @@ pub struct PluginConfig {
     pub config_locations: BTreeMap<String, Location>,
     /// The workspace (tenant) this instance's persons belong to.
     pub workspace: String,
+    /// Hosts the instance may call (`allowed_hosts`), with where they were
+    /// written; `None`: the hosts its manifest declares.
+    pub allowed_hosts: Option<(Vec<String>, Location)>,
     /// Where the entry starts.
     pub location: Location,
     /// Secret values, resolved from the environment.
@@ -296,6 +299,10 @@ impl Config {
                 config,
                 config_locations,
                 workspace,
+                allowed_hosts: plugin
+                    .allowed_hosts
+                    .as_ref()
+                    .map(|hosts| (hosts.get_ref().clone(), ctx.location(hosts.span()))),
                 location: ctx.location(plugin.id.span()),
                 secrets,
                 limits: ctx.limits(&plugin.limits, &format!("plugins[{i}].limits"), defaults)?,

@@ -102,6 +102,7 @@ pub struct RawPlugin {
     pub id: Spanned<String>,
     pub wasm: Spanned<String>,
     pub workspace: Option<Spanned<String>>,
+    pub allowed_hosts: Option<Spanned<Vec<String>>>,
     #[serde(default = "enabled")]
     pub enabled: bool,
     #[serde(default)]

@@ -40,12 +40,12 @@ pub struct WasmChannel {
 impl Sandbox {
     fn new_store(&self) -> wasmtime::Store<CallState> {
         let kv = KvSession::new(self.kv_store.clone(), self.context.id.clone());
-        let state = CallState::new(self.context.clone(), self.limits.memory_bytes, kv);
+        let deadline = Instant::now() + self.limits.timeout;
+        let state = CallState::new(self.context.clone(), self.limits.memory_bytes, kv, deadline);
         let mut store = wasmtime::Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
         // Yield to the executor every tick so a busy plugin never starves
         // other tasks, and interrupt it once the deadline has passed.
-        let deadline = Instant::now() + self.limits.timeout;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
             if Instant::now() >= deadline {

@@ -16,6 +16,8 @@ pub const MAX_KV_VALUE_BYTES: usize = 1024 * 1024;
 pub const MAX_KV_WRITES: usize = 64;
 /// Most key-value reads in one call.
 pub const MAX_KV_READS: usize = 256;
+/// Most outbound HTTP requests in one call.
+pub const MAX_HTTP_REQUESTS: usize = 16;
 /// Most headers in a plugin's HTTP response.
 pub const MAX_RESPONSE_HEADERS: usize = 64;
 

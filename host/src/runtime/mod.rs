@@ -11,6 +11,7 @@
 pub mod bindings;
 mod cache;
 mod channel;
+pub mod egress;
 mod engine;
 mod error;
 mod kv;
@@ -136,12 +137,14 @@ impl Runtime {
         let describe = self.sandbox(pre, plugin.id.clone(), plugin.limits);
         let manifest = describe_plugin(&path, &describe).await?;
         manifest.check_instance(plugin, index)?;
+        let egress = egress_for(plugin, index, &manifest, &path)?;
         let sandbox = Sandbox {
             context: Arc::new(PluginContext {
                 id: plugin.id.clone(),
                 config: plugin.config.iter().map(|(k, v)| (k.clone(), v.to_string())).collect(),
                 secrets: plugin.secrets.clone(),
                 declared_secrets: manifest.secrets.clone(),
+                egress,
             }),
             kv_store: if manifest.kv { store } else { None },
             ..describe
@@ -192,12 +195,45 @@ impl Runtime {
                 config: BTreeMap::new(),
                 secrets: BTreeMap::new(),
                 declared_secrets: Vec::new(),
+                egress: None,
             }),
             limits,
             kv_store: None,
             slots: self.slots.clone(),
         }
     }
+}
+
+/// The instance's outbound HTTP: the operator's `allowed_hosts`, else the
+/// hosts the manifest declares; none when both are empty.
+fn egress_for(
+    plugin: &PluginConfig,
+    index: usize,
+    manifest: &Manifest,
+    path: &std::path::Path,
+) -> Result<Option<Arc<egress::Egress>>, LoadError> {
+    let allow = match &plugin.allowed_hosts {
+        Some((hosts, location)) => {
+            egress::AllowList::parse(hosts).map_err(|message| crate::config::ConfigError::Invalid {
+                location: location.clone(),
+                key: format!("plugins[{index}].allowed_hosts"),
+                message,
+            })?
+        }
+        None => egress::AllowList::parse(&manifest.outbound_hosts).map_err(|message| LoadError::Manifest {
+            path: path.to_owned(),
+            message: format!("outbound-hosts: {message}"),
+        })?,
+    };
+    if allow.is_empty() {
+        return Ok(None);
+    }
+    let egress =
+        egress::Egress::new(allow, plugin.limits.max_response_bytes).map_err(|message| LoadError::Contract {
+            path: path.to_owned(),
+            message,
+        })?;
+    Ok(Some(Arc::new(egress)))
 }
 
 /// Calls `manifest` and checks what the plugin says about itself.

@@ -6,14 +6,16 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use omni_core::ConnectorId;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::omni::plugin::{host, types};
+use super::egress::{Egress, EgressError, OutgoingRequest};
 use super::kv::{KvFailure, KvSession};
-use super::limits::{CallLimiter, MAX_LOG_LINE_BYTES, MAX_LOG_LINES};
+use super::limits::{CallLimiter, MAX_HTTP_REQUESTS, MAX_LOG_LINE_BYTES, MAX_LOG_LINES};
 use super::stderr::CapturedStderr;
 
 /// What a plugin instance may see: its own config, secrets and capabilities.
@@ -27,6 +29,8 @@ pub struct PluginContext {
     pub secrets: BTreeMap<String, String>,
     /// Secret names the manifest declared.
     pub declared_secrets: Vec<String>,
+    /// Outbound HTTP, limited to the instance's allowed hosts.
+    pub egress: Option<Arc<Egress>>,
 }
 
 /// The data of one call's `Store`.
@@ -45,11 +49,14 @@ pub struct CallState {
     pub undeclared: Vec<String>,
     /// What the plugin wrote to stderr (a panic message, usually).
     pub stderr: CapturedStderr,
+    /// When the call must end; outbound requests share it.
+    pub deadline: Instant,
+    http_requests: usize,
 }
 
 impl CallState {
     /// Fresh state for one call.
-    pub fn new(plugin: Arc<PluginContext>, memory_bytes: usize, kv: KvSession) -> Self {
+    pub fn new(plugin: Arc<PluginContext>, memory_bytes: usize, kv: KvSession, deadline: Instant) -> Self {
         let stderr = CapturedStderr::default();
         Self {
             wasi: WasiCtx::builder().stderr(stderr.clone()).build(),
@@ -61,6 +68,8 @@ impl CallState {
             logs_written: 0,
             logs_dropped: 0,
             undeclared: Vec::new(),
+            deadline,
+            http_requests: 0,
         }
     }
 }
@@ -139,6 +148,51 @@ impl host::Host for CallState {
 
     async fn kv_delete(&mut self, key: String) -> Result<(), types::KvError> {
         self.kv.delete(&key).map_err(kv_error)
+    }
+
+    async fn http_send(
+        &mut self,
+        request: types::OutgoingRequest,
+    ) -> Result<types::IncomingResponse, types::HttpError> {
+        let Some(egress) = self.plugin.egress.clone() else {
+            return Err(types::HttpError::Denied(
+                "this connector instance may not make HTTP requests".into(),
+            ));
+        };
+        if self.http_requests >= MAX_HTTP_REQUESTS {
+            return Err(types::HttpError::Denied(format!(
+                "more than {MAX_HTTP_REQUESTS} requests in one call"
+            )));
+        }
+        self.http_requests += 1;
+        let request = OutgoingRequest {
+            method: request.method,
+            url: request.url,
+            headers: request.headers.into_iter().map(|h| (h.name, h.value)).collect(),
+            body: request.body,
+        };
+        let url = request.url.clone();
+        match egress.send(request, self.deadline).await {
+            Ok(response) => Ok(types::IncomingResponse {
+                status: response.status,
+                headers: response
+                    .headers
+                    .into_iter()
+                    .map(|(name, value)| types::Header { name, value })
+                    .collect(),
+                body: response.body,
+            }),
+            Err(error) => {
+                tracing::info!(connector = %self.plugin.id, %url, "outbound request failed: {error:?}");
+                Err(match error {
+                    EgressError::Denied(m) => types::HttpError::Denied(m),
+                    EgressError::Timeout(m) => types::HttpError::Timeout(m),
+                    EgressError::Unreachable(m) => types::HttpError::Unreachable(m),
+                    EgressError::TooLarge(m) => types::HttpError::TooLarge(m),
+                    EgressError::Invalid(m) => types::HttpError::Invalid(m),
+                })
+            }
+        }
     }
 }
 

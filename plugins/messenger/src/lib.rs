@@ -1,0 +1,1 @@
+//! Omni messenger connector (being written).

@@ -1,0 +1,1 @@
+//! Omni sms connector (being written).

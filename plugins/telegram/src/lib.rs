@@ -1,0 +1,1 @@
+//! Omni telegram connector (being written).

@@ -1,0 +1,1 @@
+//! Omni voice connector (being written).

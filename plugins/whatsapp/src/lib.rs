@@ -1,0 +1,1 @@
+//! Omni whatsapp connector (being written).
