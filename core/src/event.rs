@@ -140,6 +140,8 @@ pub struct IngestReport {
     pub statuses_applied: usize,
     /// Delivery receipts for unknown or already further messages.
     pub statuses_ignored: usize,
+    /// Receipts for sends not recorded yet, kept until they are.
+    pub statuses_early: usize,
     /// Satisfaction answers stored.
     pub csat_answers: usize,
 }

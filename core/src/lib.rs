@@ -32,6 +32,6 @@ pub use model::{
     DEFAULT_WORKSPACE, Direction, IdentityRef, Link, Message, MessageKind, MessageStatus, Page, Person, PersonIdentity,
     SourceKind, Suggestion, SuggestionReason, TimelineEntry,
 };
-pub use outbox::{NewOutbound, OutboxJob, SendOutcome};
+pub use outbox::{DeadLetter, DeadLetterQuery, NewOutbound, OutboxJob, SendOutcome};
 pub use store::{AfterResolved, ConversationQuery, Decision, KvEntry, Store, StoreError, StoreOptions};
 pub use timestamp::{Clock, Timestamp};

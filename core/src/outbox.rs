@@ -1,5 +1,7 @@
 //! Outbound messages waiting for the dispatcher, and what became of a send.
 
+use serde::Serialize;
+
 use crate::{Attachment, ConnectorId, ConversationId, IdentityKey, MessageId, MessageStatus, Timestamp};
 
 /// An agent's reply to enqueue.
@@ -63,4 +65,41 @@ pub enum SendOutcome {
         /// Why.
         error: String,
     },
+}
+
+/// A reply the dispatcher gave up on, waiting for an operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeadLetter {
+    /// Outbox row id; retry with it.
+    pub id: i64,
+    /// The message, now `failed`.
+    pub message_id: MessageId,
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// The connector instance it was sent through.
+    pub connector: ConnectorId,
+    /// Where it was going.
+    pub recipient: IdentityKey,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The last error.
+    pub error: String,
+    /// Text of the reply.
+    pub text: String,
+    /// When it was queued.
+    pub queued_at: Timestamp,
+    /// When the dispatcher gave up.
+    pub dead_at: Option<Timestamp>,
+}
+
+/// Which dead letters to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetterQuery {
+    /// Only this connector instance's.
+    pub connector: Option<ConnectorId>,
+    /// Only rows after this id (the last id of the previous page).
+    pub after: Option<i64>,
+    /// Page size.
+    pub limit: u32,
 }

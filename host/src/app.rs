@@ -11,6 +11,7 @@ use crate::config::{Config, ConfigError};
 use crate::connector::{Connector, Registry};
 use crate::contention::RetryLanes;
 use crate::dispatch::Dispatcher;
+use crate::dispatch::limits::SendLimits;
 use crate::http::{self, AppInner, AppState};
 use crate::ingest::Inbound;
 use crate::runtime::{CacheOutcome, EngineOptions, LoadError, Runtime};
@@ -154,6 +155,10 @@ impl App {
             self.state.outbox.clone(),
             self.state.inbound.lanes.clone(),
             self.state.telemetry.clone(),
+            SendLimits::new(
+                self.config.plugins.iter().map(|p| (&p.id, p.send_limits)),
+                std::time::Instant::now(),
+            ),
         );
         let dispatching = tokio::spawn(dispatcher.run(shutdown));
         tracing::info!(%address, connectors = self.state.registry.ids().len(), "omni is listening");

@@ -69,6 +69,8 @@ fn webchat_plugin(dir: &Path) -> PluginConfig {
         },
         secrets: BTreeMap::new(),
         limits: Limits::default(),
+        allowed_hosts: None,
+        send_limits: Default::default(),
     }
 }
 

@@ -8,4 +8,5 @@ mod identity;
 mod malformed;
 mod operations;
 mod persons_cli;
+mod pipeline;
 mod webchat;

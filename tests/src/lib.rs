@@ -3,10 +3,12 @@
 //! - [`wasm`]: paths of the plugin components `build.rs` compiled;
 //! - [`process`]: starts the real `omni` binary on a temporary config and
 //!   talks to it over HTTP;
+//! - [`provider`]: a local fake of a provider API that records requests;
 //! - [`native`]: runs a plugin crate compiled natively behind the host's
 //!   [`omni_host::connector::Connector`] trait, for sandbox-versus-native
 //!   comparisons.
 
 pub mod native;
 pub mod process;
+pub mod provider;
 pub mod wasm;

@@ -169,10 +169,24 @@ CREATE TABLE outbox (
     next_attempt_at BIGINT  NOT NULL,
     lease_until     BIGINT,
     last_error      TEXT,
+    dead_at         BIGINT,
     created_at      BIGINT  NOT NULL
 );
 CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
 CREATE INDEX outbox_conversation ON outbox (conversation_id, state, id);
+
+-- Receipts that arrived before the send that they refer to was recorded
+-- (a provider's callback can beat the API response); applied when it is.
+CREATE TABLE early_receipts (
+    connector_id TEXT    NOT NULL,
+    external_id  TEXT    NOT NULL,
+    status       TEXT    NOT NULL,
+    error        TEXT,
+    at           BIGINT  NOT NULL,
+    received_at  BIGINT  NOT NULL,
+    PRIMARY KEY (connector_id, external_id, status)
+);
+CREATE INDEX early_receipts_age ON early_receipts (received_at);
 
 -- Each connector instance's private key-value store.
 CREATE TABLE kv (

@@ -13,8 +13,8 @@ use crate::identity::IdentityGuards;
 use crate::metrics::{MetricsQuery, MetricsReport};
 use crate::{
     AuditEntry, ConnectorId, Conversation, ConversationDetail, ConversationId, ConversationStatus, ConversationUpdate,
-    IngestBatch, IngestReport, KvChanges, Message, NewOutbound, OutboxJob, Page, Person, PersonId, SendOutcome,
-    Suggestion, TimelineEntry, Timestamp,
+    DeadLetter, DeadLetterQuery, IngestBatch, IngestReport, KvChanges, Message, NewOutbound, OutboxJob, Page, Person,
+    PersonId, SendOutcome, Suggestion, TimelineEntry, Timestamp,
 };
 
 pub mod sql;
@@ -139,7 +139,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Claims up to `limit` due outbox rows, at most one per conversation and
     /// always the oldest of its conversation, leased until `now + lease`.
-    async fn claim_outbox(&self, now: Timestamp, lease: Duration, limit: u32) -> Result<Vec<OutboxJob>, StoreError>;
+    /// Rows of connectors in `skip` (busy or out of rate) are left alone.
+    async fn claim_outbox(
+        &self,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+        skip: &[ConnectorId],
+    ) -> Result<Vec<OutboxJob>, StoreError>;
+
+    /// Gives a claimed row back untried, without counting the attempt.
+    async fn release_outbox(&self, job: &OutboxJob) -> Result<(), StoreError>;
 
     /// Records the result of a send, with the plugin call's key-value changes.
     async fn finish_outbox(&self, job: &OutboxJob, outcome: SendOutcome, kv: KvChanges) -> Result<(), StoreError>;
@@ -147,7 +157,14 @@ pub trait Store: Send + Sync + 'static {
     /// When the next claimable outbox row becomes due (a leased row counts at
     /// its lease's end; a row behind an earlier one of its conversation does
     /// not count), if any is waiting.
-    async fn next_outbox_due(&self) -> Result<Option<Timestamp>, StoreError>;
+    async fn next_outbox_due(&self, skip: &[ConnectorId]) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Replies the dispatcher gave up on.
+    async fn dead_letters(&self, query: DeadLetterQuery) -> Result<Vec<DeadLetter>, StoreError>;
+
+    /// Puts a dead letter back in the outbox with a fresh attempt budget;
+    /// `actor` is logged.
+    async fn retry_dead_letter(&self, id: i64, actor: &str) -> Result<Message, StoreError>;
 
     /// Lists conversations, most recently active first.
     async fn conversations(&self, query: ConversationQuery) -> Result<Page<Conversation>, StoreError>;

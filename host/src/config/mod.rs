@@ -20,7 +20,7 @@ use omni_core::{
 use toml::Spanned;
 
 pub use error::{ConfigError, Location};
-use raw::{RawConfig, RawIdentity, RawLimits};
+use raw::{RawConfig, RawIdentity, RawLimits, RawPluginDelivery};
 
 use crate::runtime::Limits;
 
@@ -114,6 +114,19 @@ pub struct PluginConfig {
     pub secrets: BTreeMap<String, String>,
     /// Per-call limits.
     pub limits: Limits,
+    /// How fast the dispatcher may send through this instance.
+    pub send_limits: SendLimitConfig,
+}
+
+/// `[plugins.delivery]`: the provider's limits for one connector instance.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SendLimitConfig {
+    /// Sends in flight at once; `None`: only the global `delivery.concurrency`.
+    pub concurrency: Option<usize>,
+    /// Sends started per second, sustained; `None`: no rate limit.
+    pub per_second: Option<u32>,
+    /// Sends that may start at once after a quiet spell; default `per_second`.
+    pub burst: Option<u32>,
 }
 
 impl Config {
@@ -306,6 +319,7 @@ impl Config {
                 location: ctx.location(plugin.id.span()),
                 secrets,
                 limits: ctx.limits(&plugin.limits, &format!("plugins[{i}].limits"), defaults)?,
+                send_limits: ctx.send_limits(&plugin.delivery, &format!("plugins[{i}].delivery"))?,
             });
         }
 
@@ -452,6 +466,25 @@ impl Ctx<'_> {
             guards.set_unique_kinds(kinds);
         }
         Ok((normalizer, guards))
+    }
+
+    fn send_limits(&self, raw: &RawPluginDelivery, prefix: &str) -> Result<SendLimitConfig, ConfigError> {
+        let key = |field: &str| format!("{prefix}.{field}");
+        let optional = |value: &Option<Spanned<u64>>, field: &str, max: u64| -> Result<Option<usize>, ConfigError> {
+            match value {
+                None => Ok(None),
+                Some(_) => self.range(value, &key(field), 1..=max, 0).map(Some),
+            }
+        };
+        let config = SendLimitConfig {
+            concurrency: optional(&raw.concurrency, "concurrency", 1024)?,
+            per_second: optional(&raw.per_second, "per_second", 100_000)?.map(|v| v as u32),
+            burst: optional(&raw.burst, "burst", 100_000)?.map(|v| v as u32),
+        };
+        if let (Some(burst), None) = (&raw.burst, config.per_second) {
+            return Err(self.invalid(burst, &key("burst"), "burst needs per_second".to_owned()));
+        }
+        Ok(config)
     }
 
     fn limits(&self, raw: &RawLimits, prefix: &str, defaults: Limits) -> Result<Limits, ConfigError> {

@@ -111,6 +111,16 @@ pub struct RawPlugin {
     pub secrets: BTreeMap<String, Spanned<RawSecret>>,
     #[serde(default)]
     pub limits: RawLimits,
+    #[serde(default)]
+    pub delivery: RawPluginDelivery,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPluginDelivery {
+    pub concurrency: Option<Spanned<u64>>,
+    pub per_second: Option<Spanned<u64>>,
+    pub burst: Option<Spanned<u64>>,
 }
 
 fn enabled() -> bool {

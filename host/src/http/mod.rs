@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod conversations;
+pub mod dead_letters;
 pub mod error;
 pub mod health;
 pub mod hooks;
@@ -59,6 +60,7 @@ pub type AppState = Arc<AppInner>;
     tags(
         (name = "conversations", description = "Conversation threads and replies"),
         (name = "persons", description = "The people behind the conversations and their identity graph"),
+        (name = "delivery", description = "Replies the dispatcher gave up on, and retrying them"),
         (name = "metrics", description = "Channel metrics; Prometheus counters are at /metrics"),
         (name = "health", description = "Probes"),
     )
@@ -96,6 +98,8 @@ fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(persons::accept_suggestion))
         .routes(routes!(persons::dismiss_suggestion))
         .routes(routes!(metrics::channels))
+        .routes(routes!(dead_letters::list))
+        .routes(routes!(dead_letters::retry))
         .split_for_parts();
     let (open, health_doc) = OpenApiRouter::new()
         .routes(routes!(health::healthz))

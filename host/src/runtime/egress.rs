@@ -217,6 +217,7 @@ pub struct OutgoingRequest {
 }
 
 /// The provider's answer.
+#[derive(Debug)]
 pub struct IncomingResponse {
     /// Status.
     pub status: u16,
@@ -247,7 +248,8 @@ impl Egress {
     /// Sends a request if the allowlist permits it, before `deadline`.
     pub async fn send(&self, request: OutgoingRequest, deadline: Instant) -> Result<IncomingResponse, EgressError> {
         let url = Url::parse(&request.url)
-            .map_err(|e| EgressError::Invalid(format!("{:?} is not a URL: {e}", request.url)))?;
+            // Never echo the URL: providers such as Telegram put credentials in its path.
+            .map_err(|e| EgressError::Invalid(format!("the request URL is not valid: {e}")))?;
         if !url.username().is_empty() || url.password().is_some() {
             return Err(EgressError::Invalid(
                 "credentials in the URL are not allowed; use a header".into(),
@@ -318,6 +320,8 @@ fn literal_ip(url: &Url) -> Option<IpAddr> {
 }
 
 fn classify(host: &str, error: reqwest::Error) -> EgressError {
+    // reqwest's messages quote the URL, whose path may hold a credential.
+    let error = error.without_url();
     let chain = {
         let mut text = error.to_string();
         let mut source = std::error::Error::source(&error);
@@ -428,6 +432,30 @@ mod tests {
         assert!(matches!(invalid, Err(EgressError::Invalid(_))));
         let creds = egress.send(request("https://user:pw@api.twilio.com/"), deadline).await;
         assert!(matches!(creds, Err(EgressError::Invalid(_))));
+    }
+
+    #[tokio::test]
+    async fn errors_never_quote_the_path_where_credentials_live() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let origin = format!("http://127.0.0.1:{port}");
+        let egress = Egress::new(AllowList::parse(&[origin.as_str()]).unwrap(), 1024).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for url in [
+            format!("{origin}/bot123:SECRET/sendMessage"),
+            "http://[::1/botSECRET".to_owned(),
+        ] {
+            let request = OutgoingRequest {
+                method: "POST".into(),
+                url,
+                headers: vec![],
+                body: vec![],
+            };
+            let error = egress.send(request, deadline).await.unwrap_err();
+            assert!(!format!("{error:?}").contains("SECRET"), "{error:?}");
+        }
     }
 
     #[tokio::test]

@@ -171,7 +171,10 @@ impl host::Host for CallState {
             headers: request.headers.into_iter().map(|h| (h.name, h.value)).collect(),
             body: request.body,
         };
-        let url = request.url.clone();
+        // Log where, not the whole URL: its path may hold a credential (Telegram's bot token).
+        let origin = url::Url::parse(&request.url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|_| "(invalid URL)".to_owned());
         match egress.send(request, self.deadline).await {
             Ok(response) => Ok(types::IncomingResponse {
                 status: response.status,
@@ -183,7 +186,7 @@ impl host::Host for CallState {
                 body: response.body,
             }),
             Err(error) => {
-                tracing::info!(connector = %self.plugin.id, %url, "outbound request failed: {error:?}");
+                tracing::info!(connector = %self.plugin.id, %origin, "outbound request failed: {error:?}");
                 Err(match error {
                     EgressError::Denied(m) => types::HttpError::Denied(m),
                     EgressError::Timeout(m) => types::HttpError::Timeout(m),

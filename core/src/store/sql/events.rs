@@ -12,6 +12,8 @@ pub mod kind {
     pub const MESSAGE_RECEIVED: &str = "message.received";
     /// The business queued a reply.
     pub const MESSAGE_QUEUED: &str = "message.queued";
+    /// An operator put a dead-lettered reply back in the outbox.
+    pub const MESSAGE_REQUEUED: &str = "message.requeued";
     /// An outbound message's delivery status changed.
     pub const MESSAGE_STATUS: &str = "message.status";
     /// A call record arrived.

@@ -260,8 +260,11 @@ async fn delivery(
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else {
-        tracing::debug!(connector = %ctx.connector, external_id = %update.external_id, "receipt for an unknown message");
-        report.statuses_ignored += 1;
+        // A provider's callback can beat the response to our send; keep the
+        // receipt until the send is recorded (or a day passes).
+        tracing::debug!(connector = %ctx.connector, external_id = %update.external_id, "receipt before its send; kept");
+        super::outbox::keep_early_receipt(tx, ctx.connector.as_str(), update, ctx.now).await?;
+        report.statuses_early += 1;
         return Ok(());
     };
     let current = rows::status(&rows::get::<String>(&row, "status")?)?;

@@ -25,9 +25,9 @@ use sqlx::{AnyPool, Connection};
 use super::{ConversationQuery, Decision, KvEntry, Store, StoreError, StoreOptions};
 use crate::metrics::{MetricsQuery, MetricsReport};
 use crate::{
-    AuditEntry, ConnectorId, Conversation, ConversationDetail, ConversationId, ConversationUpdate, IngestBatch,
-    IngestReport, KvChanges, Message, NewOutbound, OutboxJob, Page, Person, PersonId, SendOutcome, Suggestion,
-    TimelineEntry, Timestamp,
+    AuditEntry, ConnectorId, Conversation, ConversationDetail, ConversationId, ConversationUpdate, DeadLetter,
+    DeadLetterQuery, IngestBatch, IngestReport, KvChanges, Message, NewOutbound, OutboxJob, Page, Person, PersonId,
+    SendOutcome, Suggestion, TimelineEntry, Timestamp,
 };
 
 mod conversations;
@@ -207,8 +207,18 @@ impl Store for SqlStore {
         write_tx!(self, |tx| outbox::enqueue(tx, &outbound, now))
     }
 
-    async fn claim_outbox(&self, now: Timestamp, lease: Duration, limit: u32) -> Result<Vec<OutboxJob>, StoreError> {
-        write_tx!(self, |tx| outbox::claim(tx, now, lease, limit))
+    async fn claim_outbox(
+        &self,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+        skip: &[ConnectorId],
+    ) -> Result<Vec<OutboxJob>, StoreError> {
+        write_tx!(self, |tx| outbox::claim(tx, now, lease, limit, skip))
+    }
+
+    async fn release_outbox(&self, job: &OutboxJob) -> Result<(), StoreError> {
+        write_tx!(self, |tx| outbox::release(tx, job))
     }
 
     async fn finish_outbox(&self, job: &OutboxJob, outcome: SendOutcome, kv: KvChanges) -> Result<(), StoreError> {
@@ -216,8 +226,17 @@ impl Store for SqlStore {
         write_tx!(self, |tx| outbox::finish(tx, job, &outcome, &kv, now))
     }
 
-    async fn next_outbox_due(&self) -> Result<Option<Timestamp>, StoreError> {
-        outbox::next_due(&self.reader).await
+    async fn next_outbox_due(&self, skip: &[ConnectorId]) -> Result<Option<Timestamp>, StoreError> {
+        outbox::next_due(&self.reader, skip).await
+    }
+
+    async fn dead_letters(&self, query: DeadLetterQuery) -> Result<Vec<DeadLetter>, StoreError> {
+        outbox::dead_letters(&self.reader, &query).await
+    }
+
+    async fn retry_dead_letter(&self, id: i64, actor: &str) -> Result<Message, StoreError> {
+        let now = self.options.clock.now();
+        write_tx!(self, |tx| outbox::retry_dead(tx, id, actor, now))
     }
 
     async fn conversations(&self, query: ConversationQuery) -> Result<Page<Conversation>, StoreError> {

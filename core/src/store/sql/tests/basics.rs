@@ -60,20 +60,20 @@ async fn replies_go_out_in_order_and_receipts_move_them_forward(kind: Kind) {
     assert_eq!(first.status, MessageStatus::Queued);
 
     let now = t.clock.now();
-    let jobs = t.claim_outbox(now, Duration::from_secs(30), 10).await.unwrap();
+    let jobs = t.claim_outbox(now, Duration::from_secs(30), 10, &[]).await.unwrap();
     assert_eq!(jobs.len(), 1, "only the oldest of a conversation is claimed");
     assert_eq!(jobs[0].message_id, first.id);
     assert_eq!(jobs[0].recipient.value, "webchat:v1");
     assert_eq!(jobs[0].reply_to.as_deref(), Some("v1/m1"));
     assert!(
-        t.claim_outbox(now, Duration::from_secs(30), 10)
+        t.claim_outbox(now, Duration::from_secs(30), 10, &[])
             .await
             .unwrap()
             .is_empty()
     );
     // The second reply waits for the first: it is not due before the lease ends.
     assert_eq!(
-        t.next_outbox_due().await.unwrap(),
+        t.next_outbox_due(&[]).await.unwrap(),
         Some(now.plus(Duration::from_secs(30)))
     );
 
@@ -82,7 +82,7 @@ async fn replies_go_out_in_order_and_receipts_move_them_forward(kind: Kind) {
         status: MessageStatus::Sent,
     };
     t.finish_outbox(&jobs[0], sent, KvChanges::default()).await.unwrap();
-    let jobs = t.claim_outbox(now, Duration::from_secs(30), 10).await.unwrap();
+    let jobs = t.claim_outbox(now, Duration::from_secs(30), 10, &[]).await.unwrap();
     assert_eq!(jobs[0].message_id, second.id);
 
     let receipt = DeliveryUpdate {
@@ -115,13 +115,13 @@ async fn an_expired_lease_is_claimed_again_and_the_stale_attempt_cannot_finish(k
     t.enqueue_outbound(reply_to(conversation.id, "x")).await.unwrap();
     let now = t.clock.now();
     let stale = t
-        .claim_outbox(now, Duration::from_millis(1), 1)
+        .claim_outbox(now, Duration::from_millis(1), 1, &[])
         .await
         .unwrap()
         .remove(0);
     let later = now.plus(Duration::from_millis(10));
     let fresh = t
-        .claim_outbox(later, Duration::from_secs(30), 1)
+        .claim_outbox(later, Duration::from_secs(30), 1, &[])
         .await
         .unwrap()
         .remove(0);
@@ -143,7 +143,11 @@ async fn retries_wait_and_failures_dead_letter(kind: Kind) {
     let conversation = only_conversation(&t).await.conversation;
     t.enqueue_outbound(reply_to(conversation.id, "x")).await.unwrap();
     let now = t.clock.now();
-    let job = t.claim_outbox(now, Duration::from_secs(30), 1).await.unwrap().remove(0);
+    let job = t
+        .claim_outbox(now, Duration::from_secs(30), 1, &[])
+        .await
+        .unwrap()
+        .remove(0);
     let retry_at = now.plus(Duration::from_secs(60));
     t.finish_outbox(
         &job,
@@ -156,15 +160,15 @@ async fn retries_wait_and_failures_dead_letter(kind: Kind) {
     .await
     .unwrap();
     assert!(
-        t.claim_outbox(now, Duration::from_secs(30), 1)
+        t.claim_outbox(now, Duration::from_secs(30), 1, &[])
             .await
             .unwrap()
             .is_empty()
     );
-    assert_eq!(t.next_outbox_due().await.unwrap(), Some(retry_at));
+    assert_eq!(t.next_outbox_due(&[]).await.unwrap(), Some(retry_at));
 
     let job = t
-        .claim_outbox(retry_at, Duration::from_secs(30), 1)
+        .claim_outbox(retry_at, Duration::from_secs(30), 1, &[])
         .await
         .unwrap()
         .remove(0);
@@ -177,7 +181,7 @@ async fn retries_wait_and_failures_dead_letter(kind: Kind) {
     )
     .await
     .unwrap();
-    assert_eq!(t.next_outbox_due().await.unwrap(), None);
+    assert_eq!(t.next_outbox_due(&[]).await.unwrap(), None);
     let messages = only_conversation(&t).await.messages;
     assert_eq!(messages[1].status, MessageStatus::Failed);
     assert_eq!(messages[1].error.as_deref(), Some("invalid recipient"));

@@ -227,7 +227,7 @@ async fn the_timeline_shows_everything_in_order_with_pages(kind: Kind) {
     let id = only_conversation(&t).await.conversation.id;
     let reply = t.enqueue_outbound(reply_to(id, "hi!")).await.unwrap();
     let job = t
-        .claim_outbox(t.clock.now(), Duration::from_secs(30), 1)
+        .claim_outbox(t.clock.now(), Duration::from_secs(30), 1, &[])
         .await
         .unwrap()
         .remove(0);

@@ -12,7 +12,7 @@ on_both_backends!(metrics_on_a_known_fixture);
 async fn send_all(t: &TestStore, outcome: impl Fn() -> SendOutcome) {
     loop {
         let jobs = t
-            .claim_outbox(t.clock.now(), Duration::from_secs(30), 10)
+            .claim_outbox(t.clock.now(), Duration::from_secs(30), 10, &[])
             .await
             .unwrap();
         if jobs.is_empty() {

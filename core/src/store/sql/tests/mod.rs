@@ -14,6 +14,7 @@ use crate::{
 
 mod basics;
 mod continuity;
+mod delivery;
 mod graph;
 mod metrics;
 mod properties;

@@ -5,9 +5,13 @@
 //! and one at a time per conversation, so a conversation's replies arrive in
 //! order. A crash mid-send leaves the lease to expire and the reply is sent
 //! again; plugins pass the message id to providers as an idempotency key.
+//! Each connector instance's own concurrency and rate ([`limits`]) are
+//! respected by leaving its rows in the outbox while it is saturated.
+
+pub mod limits;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use omni_core::{OutboxJob, SendOutcome, Store, StoreError, Timestamp};
 use rand::Rng;
@@ -20,6 +24,7 @@ use crate::events::{wit_attachment, wit_identity_kind};
 use crate::runtime::bindings::wit;
 use crate::shutdown::Shutdown;
 use crate::telemetry::Telemetry;
+use limits::SendLimits;
 
 /// How often the dispatcher looks for due rows even without a wake-up.
 const IDLE_POLL: Duration = Duration::from_secs(5);
@@ -32,6 +37,7 @@ pub struct Dispatcher {
     wake: Arc<Notify>,
     lanes: Arc<RetryLanes>,
     telemetry: Arc<Telemetry>,
+    limits: SendLimits,
 }
 
 impl Dispatcher {
@@ -43,6 +49,7 @@ impl Dispatcher {
         wake: Arc<Notify>,
         lanes: Arc<RetryLanes>,
         telemetry: Arc<Telemetry>,
+        limits: SendLimits,
     ) -> Self {
         Self {
             store,
@@ -51,6 +58,7 @@ impl Dispatcher {
             wake,
             lanes,
             telemetry,
+            limits,
         }
     }
 
@@ -60,9 +68,15 @@ impl Dispatcher {
         let slots = Arc::new(Semaphore::new(this.config.concurrency));
         while !stop.is_requested() {
             let free = slots.available_permits() as u32;
+            let blocked = this.limits.blocked(Instant::now());
+            let mut started = 0;
             let mut claimed = 0;
             if free > 0 {
-                let jobs = match this.store.claim_outbox(Timestamp::now(), this.lease(), free).await {
+                let jobs = match this
+                    .store
+                    .claim_outbox(Timestamp::now(), this.lease(), free, &blocked.connectors)
+                    .await
+                {
                     Ok(jobs) => jobs,
                     Err(e) => {
                         tracing::error!("cannot read the outbox: {e}");
@@ -71,34 +85,50 @@ impl Dispatcher {
                 };
                 claimed = jobs.len();
                 for job in jobs {
+                    // One claim may hold more rows of a connector than it may send now.
+                    let Some(limit) = this.limits.try_acquire(&job.connector, Instant::now()) else {
+                        if let Err(e) = this.store.release_outbox(&job).await {
+                            tracing::warn!(message = %job.message_id, "cannot give back a claim; its lease will expire: {e}");
+                        }
+                        continue;
+                    };
                     let Ok(permit) = slots.clone().acquire_owned().await else {
                         break;
                     };
+                    started += 1;
                     let this = this.clone();
                     tokio::spawn(async move {
                         this.deliver(job).await;
-                        drop(permit);
-                        // A finished send may unblock the next reply of its conversation.
+                        drop((permit, limit));
+                        // A finished send may unblock the next reply of its
+                        // conversation, or its connector.
                         this.wake.notify_one();
                     });
                 }
             }
-            if claimed > 0 && claimed as u32 == free {
+            if started > 0 && claimed as u32 == free {
                 continue;
             }
             // All slots busy: a finishing send wakes us. Otherwise sleep until
-            // the next row is due (a retry, an expiring lease) or a wake-up.
+            // the next row is due (a retry, an expiring lease, a connector's
+            // next token) or a wake-up.
             let wait = if free == 0 {
                 IDLE_POLL
             } else {
-                match this.store.next_outbox_due().await {
+                let blocked = this.limits.blocked(Instant::now());
+                let token_wait = blocked
+                    .next_token
+                    .map(|at| at.saturating_duration_since(Instant::now()))
+                    .unwrap_or(IDLE_POLL);
+                let due_wait = match this.store.next_outbox_due(&blocked.connectors).await {
                     Ok(Some(due)) => {
                         let millis =
                             (due.as_millis() - Timestamp::now().as_millis()).clamp(0, IDLE_POLL.as_millis() as i64);
                         Duration::from_millis(millis as u64)
                     }
                     _ => IDLE_POLL,
-                }
+                };
+                token_wait.min(due_wait)
             };
             tokio::select! {
                 _ = this.wake.notified() => {}

@@ -1,0 +1,216 @@
+//! Per-connector send limits: how many sends may be in flight through one
+//! connector instance and how many may start per second (a token bucket),
+//! so a business stays inside each provider's rate limits instead of
+//! collecting 429s.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use omni_core::ConnectorId;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::config::SendLimitConfig;
+
+/// The limits of every connector instance that has some.
+#[derive(Default)]
+pub struct SendLimits {
+    connectors: HashMap<ConnectorId, ConnectorLimit>,
+}
+
+struct ConnectorLimit {
+    slots: Option<Arc<Semaphore>>,
+    bucket: Option<Mutex<TokenBucket>>,
+}
+
+/// Held while a send is in flight; frees the connector's slot when dropped.
+pub struct SendPermit {
+    _slot: Option<OwnedSemaphorePermit>,
+}
+
+/// Which connectors cannot start a send now.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Blocked {
+    /// Connectors at their concurrency or out of tokens.
+    pub connectors: Vec<ConnectorId>,
+    /// When the first out-of-tokens connector gets a token again.
+    pub next_token: Option<Instant>,
+}
+
+impl SendLimits {
+    /// Limits from the connector instances' `[plugins.delivery]` tables.
+    pub fn new<'a>(configs: impl IntoIterator<Item = (&'a ConnectorId, SendLimitConfig)>, now: Instant) -> Self {
+        let connectors = configs
+            .into_iter()
+            .filter(|(_, c)| c.concurrency.is_some() || c.per_second.is_some())
+            .map(|(id, c)| {
+                let limit = ConnectorLimit {
+                    slots: c.concurrency.map(|n| Arc::new(Semaphore::new(n))),
+                    bucket: c
+                        .per_second
+                        .map(|rate| Mutex::new(TokenBucket::new(rate, c.burst.unwrap_or(rate).max(1), now))),
+                };
+                (id.clone(), limit)
+            })
+            .collect();
+        Self { connectors }
+    }
+
+    /// The connectors that cannot start a send at `now`.
+    pub fn blocked(&self, now: Instant) -> Blocked {
+        let mut blocked = Blocked::default();
+        for (id, limit) in &self.connectors {
+            let busy = limit.slots.as_ref().is_some_and(|s| s.available_permits() == 0);
+            let next_token = limit.bucket.as_ref().and_then(|b| lock(b).next_token(now));
+            if let Some(at) = next_token {
+                blocked.next_token = Some(blocked.next_token.map_or(at, |t| t.min(at)));
+            }
+            if busy || next_token.is_some() {
+                blocked.connectors.push(id.clone());
+            }
+        }
+        blocked.connectors.sort();
+        blocked
+    }
+
+    /// A slot and a token for one send through `connector`, if both are free.
+    pub fn try_acquire(&self, connector: &ConnectorId, now: Instant) -> Option<SendPermit> {
+        let Some(limit) = self.connectors.get(connector) else {
+            return Some(SendPermit { _slot: None });
+        };
+        let slot = match &limit.slots {
+            Some(slots) => Some(slots.clone().try_acquire_owned().ok()?),
+            None => None,
+        };
+        // Take the token last so a busy connector does not burn tokens.
+        if let Some(bucket) = &limit.bucket
+            && !lock(bucket).try_take(now)
+        {
+            return None;
+        }
+        Some(SendPermit { _slot: slot })
+    }
+}
+
+fn lock(bucket: &Mutex<TokenBucket>) -> std::sync::MutexGuard<'_, TokenBucket> {
+    // The bucket holds plain numbers; a panic elsewhere cannot leave it torn.
+    bucket.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// `capacity` tokens, refilled at `per_second`; a send takes one.
+#[derive(Debug)]
+struct TokenBucket {
+    capacity: f64,
+    per_second: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    fn new(per_second: u32, capacity: u32, now: Instant) -> Self {
+        Self {
+            capacity: f64::from(capacity),
+            per_second: f64::from(per_second),
+            tokens: f64::from(capacity),
+            last: now,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
+        self.last = now.max(self.last);
+    }
+
+    fn try_take(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// When the next token arrives, or `None` if one is there now.
+    fn next_token(&mut self, now: Instant) -> Option<Instant> {
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            return None;
+        }
+        let missing = 1.0 - self.tokens;
+        Some(now + Duration::from_secs_f64(missing / self.per_second))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(name: &str) -> ConnectorId {
+        ConnectorId::new(name).unwrap()
+    }
+
+    #[test]
+    fn a_bucket_allows_its_burst_then_its_rate() {
+        let t0 = Instant::now();
+        let mut bucket = TokenBucket::new(2, 3, t0);
+        assert!((0..3).all(|_| bucket.try_take(t0)));
+        assert!(!bucket.try_take(t0));
+        assert_eq!(bucket.next_token(t0), Some(t0 + Duration::from_millis(500)));
+        assert!(!bucket.try_take(t0 + Duration::from_millis(400)));
+        assert!(bucket.try_take(t0 + Duration::from_millis(500)));
+        // A long quiet spell refills only up to the burst.
+        let later = t0 + Duration::from_secs(60);
+        assert!((0..3).all(|_| bucket.try_take(later)));
+        assert!(!bucket.try_take(later));
+    }
+
+    #[test]
+    fn connectors_are_blocked_while_busy_or_out_of_tokens() {
+        let t0 = Instant::now();
+        let sms = id("sms");
+        let email = id("email");
+        let unlimited = id("webchat");
+        let limits = SendLimits::new(
+            [
+                (
+                    &sms,
+                    SendLimitConfig {
+                        concurrency: None,
+                        per_second: Some(1),
+                        burst: None,
+                    },
+                ),
+                (
+                    &email,
+                    SendLimitConfig {
+                        concurrency: Some(1),
+                        per_second: None,
+                        burst: None,
+                    },
+                ),
+                (&unlimited, SendLimitConfig::default()),
+            ],
+            t0,
+        );
+        assert_eq!(limits.blocked(t0), Blocked::default());
+
+        let sending = limits.try_acquire(&email, t0).expect("a free slot");
+        assert!(limits.try_acquire(&email, t0).is_none());
+        assert!(limits.try_acquire(&sms, t0).is_some());
+        assert!(limits.try_acquire(&sms, t0).is_none());
+        assert!((0..100).all(|_| limits.try_acquire(&unlimited, t0).is_some()));
+        assert_eq!(
+            limits.blocked(t0),
+            Blocked {
+                connectors: vec![email.clone(), sms.clone()],
+                next_token: Some(t0 + Duration::from_secs(1)),
+            }
+        );
+
+        drop(sending);
+        let t1 = t0 + Duration::from_secs(1);
+        assert_eq!(limits.blocked(t1), Blocked::default());
+    }
+}
