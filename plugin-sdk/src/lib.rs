@@ -39,6 +39,11 @@
 //! assert_eq!(outcome.events.len(), 1);
 //! ```
 //!
+//! Providers' shared conventions have their own modules: [`twilio`] (webhook
+//! signatures of Twilio and Twilio-compatible providers), [`meta`] (WhatsApp,
+//! Messenger and Instagram webhooks and Graph API errors), [`text`] (splitting
+//! and escaping), [`crypto`] (HMAC and signature schemes) and [`clock`].
+//!
 //! Build the component with `cargo build --release --target wasm32-wasip2`
 //! and check it with `omni plugin test target/wasm32-wasip2/release/<name>.wasm`.
 
@@ -48,14 +53,18 @@
 extern crate self as omni_plugin_sdk;
 
 mod channel;
+pub mod clock;
 pub mod crypto;
 mod event;
 mod host;
 mod http;
 mod manifest;
+pub mod meta;
 mod outbound;
 mod outgoing;
 pub mod testing;
+pub mod text;
+pub mod twilio;
 
 #[cfg(target_arch = "wasm32")]
 mod guest;

@@ -3,7 +3,24 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::{Host, HostApi, HttpError, IncomingResponse, KvError, LogLevel, OutgoingRequest};
+use crate::{Host, HostApi, HttpError, IncomingResponse, KvError, LogLevel, Manifest, OutgoingRequest};
+
+/// The manifest's config schema, parsed; panics unless it refuses unknown
+/// keys (`"additionalProperties": false`) and describes every property.
+pub fn documented_config_schema(manifest: &Manifest) -> serde_json::Value {
+    let schema: serde_json::Value = serde_json::from_str(&manifest.config_schema).expect("the config schema is JSON");
+    assert_eq!(
+        schema["additionalProperties"], false,
+        "the config schema of {} must refuse unknown keys",
+        manifest.id
+    );
+    if let Some(properties) = schema["properties"].as_object() {
+        for (key, property) in properties {
+            assert!(property["description"].is_string(), "{key} has no description");
+        }
+    }
+    schema
+}
 
 /// An in-memory [`HostApi`]: config and secrets you set, a key-value map,
 /// the log lines the plugin wrote, and the provider's answers to its HTTP

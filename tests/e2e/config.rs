@@ -98,3 +98,49 @@ fn the_plugin_template_builds_loads_and_describes_itself() {
     assert!(text.contains("plugin:      template 0.1.0 (Template SMS)"), "{text}");
     assert!(text.contains("omni:plugin/connector@0.1.0"), "{text}");
 }
+
+#[test]
+fn the_channels_example_passes_with_its_secrets_set() {
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/channels.toml")).unwrap();
+    // The example points at `cargo build-plugins` output; use the test builds.
+    let plugins = [
+        ("omni_webchat", wasm::webchat()),
+        ("omni_email", wasm::email()),
+        ("omni_sms", wasm::sms()),
+        ("omni_voice", wasm::voice()),
+        ("omni_whatsapp", wasm::whatsapp()),
+        ("omni_messenger", wasm::messenger()),
+        ("omni_telegram", wasm::telegram()),
+    ];
+    let mut config = example.clone();
+    for (name, path) in plugins {
+        let built = format!("../target/wasm32-wasip2/plugin/{name}.wasm");
+        assert!(config.contains(&built), "the example has no {name}");
+        config = config.replace(&built, &path.display().to_string());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("channels.toml");
+    std::fs::write(&path, config).unwrap();
+    let mut command = Command::new(omni_bin());
+    command
+        .args(["config", "check", "--config"])
+        .arg(&path)
+        .env("OMNI_LOG", "warn");
+    let variables = example
+        .split("env = \"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next());
+    for variable in variables {
+        command.env(variable, "example-value");
+    }
+    let output = command.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    for id in ["webchat", "email", "sms", "voice", "whatsapp", "messenger", "telegram"] {
+        assert!(text.contains(&format!("plugin {id}: ")), "{text}");
+    }
+}

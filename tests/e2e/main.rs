@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `omni` binary, a real config and SQLite file,
 //! driven over HTTP.
 
+mod channels;
 mod config;
 mod containment;
 mod delivery;
@@ -9,4 +10,5 @@ mod malformed;
 mod operations;
 mod persons_cli;
 mod pipeline;
+mod twilio;
 mod webchat;

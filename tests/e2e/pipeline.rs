@@ -5,48 +5,11 @@
 
 use std::time::Duration;
 
-use omni_plugin_sdk::crypto::twilio_signature;
-use omni_tests::process::{OmniProcess, plugin};
+use omni_tests::process::OmniProcess;
 use omni_tests::provider::FakeProvider;
-use omni_tests::wasm;
 use serde_json::{Value, json};
 
-/// The URL the operator gave Twilio; signatures are computed over it.
-const PUBLIC_URL: &str = "https://omni.example.com/hooks/sms";
-const ACCOUNT: &str = "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX";
-const AUTH_TOKEN: &str = "s3cret";
-
-/// A Twilio Messages API that accepts everything, numbering the sids.
-async fn twilio() -> FakeProvider {
-    FakeProvider::start(|_, n| {
-        let body = json!({
-            "account_sid": ACCOUNT, "sid": sid(n), "status": "queued", "direction": "outbound-api",
-            "from": "+15005550006", "to": "+14155550100", "body": "", "num_segments": "1",
-            "error_code": null, "error_message": null
-        });
-        (201, body.to_string())
-    })
-    .await
-}
-
-fn sid(n: usize) -> String {
-    format!("SM{n:032x}")
-}
-
-/// The `[[plugins]]` entry of the SMS connector talking to `provider`;
-/// `tables` may add `[plugins.delivery]`.
-fn sms(provider: &FakeProvider, tables: &str) -> String {
-    let origin = provider.origin();
-    plugin(
-        "sms",
-        wasm::sms(),
-        &format!(
-            "allowed_hosts = [\"{origin}\"]\nsecrets = {{ auth_token = {{ env = \"OMNI_TEST_SECRET\" }} }}\n\
-             {tables}\n[plugins.config]\naccount_sid = \"{ACCOUNT}\"\nfrom = \"+15005550006\"\n\
-             public_url = \"{PUBLIC_URL}\"\napi_base = \"{origin}\"\n"
-        ),
-    )
-}
+use crate::twilio::{ACCOUNT, sid, sms, twilio, twilio_webhook};
 
 async fn host(provider: &FakeProvider, tables: &str) -> OmniProcess {
     let config = format!(
@@ -54,25 +17,6 @@ async fn host(provider: &FakeProvider, tables: &str) -> OmniProcess {
         sms(provider, tables)
     );
     OmniProcess::start(&config).await
-}
-
-/// Posts a Twilio webhook form to `path`, signed as Twilio would.
-async fn twilio_webhook(omni: &OmniProcess, path: &str, params: &[(&str, &str)]) -> (u16, String) {
-    let owned: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let signature = twilio_signature(AUTH_TOKEN, &format!("{PUBLIC_URL}{path}"), &owned);
-    let body: String = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params)
-        .finish();
-    let response = omni
-        .client
-        .post(omni.url(&format!("/hooks/sms{path}")))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-twilio-signature", signature)
-        .body(body)
-        .send()
-        .await
-        .expect("POST");
-    (response.status().as_u16(), response.text().await.unwrap_or_default())
 }
 
 /// An SMS from `from`, the first message of the test; returns its conversation.

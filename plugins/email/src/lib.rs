@@ -87,10 +87,7 @@ omni_plugin_sdk::export_channel!(Email);
 /// Milliseconds since the Unix epoch by the clock the host gives the plugin
 /// (WASI wall clock); 0 when there is none.
 pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    omni_plugin_sdk::clock::now_ms().unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -116,11 +113,7 @@ mod tests {
                 "api.eu.mailgun.net"
             ]
         );
-        let schema: serde_json::Value = serde_json::from_str(&manifest.config_schema).unwrap();
-        assert_eq!(schema["additionalProperties"], false);
-        for (key, property) in schema["properties"].as_object().unwrap() {
-            assert!(property["description"].is_string(), "{key} has no description");
-        }
+        testing::documented_config_schema(&manifest);
     }
 
     #[test]

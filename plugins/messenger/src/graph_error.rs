@@ -1,130 +1,36 @@
-//! Reading the Send API's error answers (`{"error": {"message", "type",
-//! "code", "error_subcode", "fbtrace_id"}}`) and deciding whether a retry can
-//! help, by the Messenger Platform's documented error codes.
+//! The Messenger Platform's own Send API error codes, on top of the Graph
+//! API's shared ones that [`omni_plugin_sdk::meta::graph_failure`] knows, and
+//! the refusal of a reply outside the 24-hour window.
 
+use omni_plugin_sdk::meta::{self, ErrorCodes, GraphFailure};
 use omni_plugin_sdk::prelude::*;
-use serde::Deserialize;
 
-/// Codes worth retrying: rate limits (4 application, 17 user, 32 Page, 613
-/// calls) and temporary failures (1 unknown, 2 service, 1200 temporary send failure).
-const RETRYABLE: &[i64] = &[1, 2, 4, 17, 32, 613, 1200];
+/// Codes worth retrying beyond the shared ones (1, 2, 4): rate limits (17
+/// user, 32 Page, 613 calls) and 1200 temporary send failure.
+const RETRYABLE: &[i64] = &[17, 32, 613, 1200];
 
-/// Codes a retry cannot fix whatever the HTTP status: policy or window (10),
-/// invalid parameter or no matching user (100), expired token (190),
-/// permissions (200-299, 230), policy block (368), person unavailable (551).
-const PERMANENT: &[i64] = &[10, 100, 190, 230, 368, 551];
+/// Codes a retry cannot fix whatever the HTTP status, beyond the shared ones
+/// (10 policy or window, 100 invalid parameter or no matching user, 190
+/// expired token, 200-299 permissions, 368 policy block): 230 permissions,
+/// 551 person unavailable.
+const PERMANENT: &[i64] = &[230, 551];
 
 /// Subcodes of code 10 meaning "sent outside of the allowed window":
 /// 2018278 for Messenger, 2534022 for Instagram.
 const OUTSIDE_WINDOW: &[i64] = &[2018278, 2534022];
 
-/// A failed Send API call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    /// The Graph error code, when the answer had one.
-    pub code: Option<i64>,
-    /// Its subcode.
-    pub subcode: Option<i64>,
-    /// What the host is told.
-    pub error: SendError,
-}
-
-impl Failure {
-    /// Whether Meta refused the message for falling outside the 24-hour window.
-    pub fn is_outside_window(&self) -> bool {
-        self.code == Some(10) && self.subcode.is_some_and(|s| OUTSIDE_WINDOW.contains(&s))
-    }
-}
-
-impl From<HttpError> for Failure {
-    fn from(error: HttpError) -> Self {
-        Self {
-            code: None,
-            subcode: None,
-            error: error.into(),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct Body {
-    error: GraphError,
-}
-
-#[derive(Deserialize)]
-struct GraphError {
-    #[serde(default)]
-    message: String,
-    #[serde(default)]
-    code: Option<i64>,
-    #[serde(default)]
-    error_subcode: Option<i64>,
-    #[serde(default)]
-    fbtrace_id: Option<String>,
-}
-
 /// Classifies a non-2xx answer of the Send API.
-pub fn failure(response: &IncomingResponse) -> Failure {
-    let Ok(Body { error }) = response.json_body::<Body>() else {
-        // No Graph error body (a proxy's 502, say): the HTTP status decides.
-        return Failure {
-            code: None,
-            subcode: None,
-            error: response.send_error("Messenger"),
-        };
+pub fn failure(response: &IncomingResponse) -> GraphFailure {
+    let codes = ErrorCodes {
+        retryable: RETRYABLE,
+        permanent: PERMANENT,
     };
-    let retryable = match error.code {
-        Some(code) if RETRYABLE.contains(&code) => true,
-        Some(code) if PERMANENT.contains(&code) || (200..=299).contains(&code) => false,
-        _ => matches!(response.status, 408 | 425 | 429 | 500..=599),
-    };
-    let message = describe(&error, response.status);
-    Failure {
-        code: error.code,
-        subcode: error.error_subcode,
-        error: if retryable {
-            SendError::Retryable {
-                message,
-                after_ms: response.retry_after_ms().or_else(|| regain_access_hint(response)),
-            }
-        } else {
-            SendError::permanent(message)
-        },
-    }
+    meta::graph_failure(response, crate::PRODUCT, &codes)
 }
 
-/// `Messenger error <code>/<subcode>: <message> [HTTP <status>, fbtrace_id <id>]`.
-fn describe(error: &GraphError, status: u16) -> String {
-    let code = match (error.code, error.error_subcode) {
-        (Some(code), Some(sub)) => format!("{code}/{sub}"),
-        (Some(code), None) => code.to_string(),
-        (None, _) => "?".to_owned(),
-    };
-    // The title is the message after its "(#code) " prefix.
-    let title = match error.message.split_once(") ") {
-        Some((prefix, rest)) if prefix.starts_with("(#") => rest,
-        _ => error.message.as_str(),
-    };
-    let mut text = format!("Messenger error {code}: {title} [HTTP {status}");
-    if let Some(trace) = &error.fbtrace_id {
-        text.push_str(&format!(", fbtrace_id {trace}"));
-    }
-    text.push(']');
-    text
-}
-
-/// Meta's own retry hint: `X-Business-Use-Case-Usage` holds, per Page,
-/// `estimated_time_to_regain_access` in minutes once a rate limit is hit.
-fn regain_access_hint(response: &IncomingResponse) -> Option<u64> {
-    let usage: serde_json::Value = serde_json::from_str(response.header("x-business-use-case-usage")?).ok()?;
-    let minutes = usage
-        .as_object()?
-        .values()
-        .filter_map(serde_json::Value::as_array)
-        .flatten()
-        .filter_map(|entry| entry.get("estimated_time_to_regain_access")?.as_u64())
-        .max()?;
-    (minutes > 0).then(|| minutes.saturating_mul(60_000))
+/// Whether Meta refused the message for falling outside the 24-hour window.
+pub fn is_outside_window(failure: &GraphFailure) -> bool {
+    failure.code == Some(10) && failure.subcode.is_some_and(|s| OUTSIDE_WINDOW.contains(&s))
 }
 
 #[cfg(test)]
@@ -169,10 +75,10 @@ mod tests {
 
     #[test]
     fn the_window_refusal_is_recognised_on_both_platforms() {
-        assert!(failure(&graph(400, 10, Some(2018278))).is_outside_window());
-        assert!(failure(&graph(400, 10, Some(2534022))).is_outside_window());
-        assert!(!failure(&graph(400, 10, Some(2018065))).is_outside_window());
-        assert!(!failure(&graph(400, 100, Some(2018278))).is_outside_window());
+        assert!(is_outside_window(&failure(&graph(400, 10, Some(2018278)))));
+        assert!(is_outside_window(&failure(&graph(400, 10, Some(2534022)))));
+        assert!(!is_outside_window(&failure(&graph(400, 10, Some(2018065)))));
+        assert!(!is_outside_window(&failure(&graph(400, 100, Some(2018278)))));
     }
 
     #[test]

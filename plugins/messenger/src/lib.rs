@@ -7,15 +7,17 @@
 //! with the same Page access token.
 //!
 //! Meta calls `/hooks/{instance}/webhook`: a `GET` to verify the subscription
-//! (`subscription.rs`) and signed `POST`s (`signature.rs`) whose body
-//! (`payload.rs`) `webhook.rs` walks: messages, postbacks and reactions become
+//! and signed `POST`s, routed by [`omni_plugin_sdk::meta::route`], which also
+//! answers the handshake and checks the `X-Hub-Signature-256`. `webhook.rs`
+//! walks a signed body (`payload.rs`): messages, postbacks and reactions become
 //! inbound messages (`inbound.rs`), delivery and read receipts become delivery
 //! statuses (`receipts.rs`). Read receipts name a time, not messages, so the
 //! ids and times of sent messages are kept per person (`sent_log.rs`); when
 //! each person last wrote is kept too (`window.rs`), since Messenger allows
 //! standard replies only within 24 hours of that. Replies go out through the
-//! Send API (`send.rs`), whose errors are classified in `graph_error.rs`. The
-//! instance's settings are read in `config.rs`.
+//! Send API (`send.rs`), whose errors are classified by
+//! [`omni_plugin_sdk::meta::graph_failure`] with Messenger's own codes
+//! (`graph_error.rs`). The instance's settings are read in `config.rs`.
 
 mod config;
 mod graph_error;
@@ -24,26 +26,25 @@ mod payload;
 mod receipts;
 mod send;
 mod sent_log;
-mod signature;
-mod subscription;
 mod webhook;
 mod window;
 
+use omni_plugin_sdk::meta;
 use omni_plugin_sdk::prelude::*;
 
-pub use config::{DEFAULT_API_BASE, DEFAULT_API_VERSION};
+pub use omni_plugin_sdk::meta::{
+    APP_SECRET, GRAPH_API_BASE as DEFAULT_API_BASE, GRAPH_API_VERSION as DEFAULT_API_VERSION, VERIFY_TOKEN,
+    WEBHOOK_PATH,
+};
 
 /// The Messenger and Instagram connector.
 pub struct Messenger;
 
-/// Secret compared with `hub.verify_token` when Meta verifies the webhook.
-pub const VERIFY_TOKEN: &str = "verify_token";
-/// Secret Meta signs webhook bodies with (the app secret).
-pub const APP_SECRET: &str = "app_secret";
+/// The product named in operator-facing errors.
+const PRODUCT: &str = "Messenger";
+
 /// Secret sent as bearer token to the Send API.
 pub const PAGE_ACCESS_TOKEN: &str = "page_access_token";
-/// The path below `/hooks/{instance}` Meta calls.
-pub const WEBHOOK_PATH: &str = "/webhook";
 
 impl Channel for Messenger {
     fn manifest() -> Manifest {
@@ -67,19 +68,7 @@ impl Channel for Messenger {
     }
 
     fn handle_webhook(host: &Host, request: Request) -> Result<WebhookOutcome, PluginError> {
-        if request.path.trim_end_matches('/') != WEBHOOK_PATH {
-            return Err(PluginError::not_found(format!(
-                "the Messenger connector has no route {}; Meta calls {WEBHOOK_PATH}",
-                request.path
-            )));
-        }
-        match request.method.as_str() {
-            "GET" => subscription::verify(host, &request),
-            "POST" => webhook::receive(host, &request),
-            other => Err(PluginError::Unsupported(format!(
-                "{other} is not allowed on {WEBHOOK_PATH}; use GET or POST"
-            ))),
-        }
+        meta::route(host, &request, PRODUCT, webhook::receive)
     }
 
     fn send(host: &Host, message: OutboundMessage, recipient: Identity) -> Result<SendReceipt, SendError> {
@@ -104,11 +93,7 @@ mod tests {
         );
         assert_eq!(manifest.capabilities.outbound_hosts, vec!["graph.facebook.com"]);
         assert!(manifest.capabilities.kv);
-        let schema: serde_json::Value = serde_json::from_str(&manifest.config_schema).unwrap();
-        assert_eq!(schema["additionalProperties"], false);
-        for (key, property) in schema["properties"].as_object().unwrap() {
-            assert!(property["description"].is_string(), "{key} has no description");
-        }
+        testing::documented_config_schema(&manifest);
     }
 
     #[test]

@@ -18,13 +18,15 @@
 //! clock it falls back to the person's last message time, which is earlier
 //! than the real send time, so a later read receipt still covers the message.
 
+use omni_plugin_sdk::meta::GraphFailure;
 use omni_plugin_sdk::prelude::*;
+use omni_plugin_sdk::{clock, text};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::PAGE_ACCESS_TOKEN;
 use crate::config::Settings;
-use crate::graph_error::{self, Failure};
+use crate::graph_error;
 use crate::{sent_log, window};
 
 /// Messenger's limit for a text message.
@@ -58,7 +60,7 @@ pub fn send(host: &Host, message: OutboundMessage, recipient: Identity) -> Resul
     let resumed = !sent.is_empty();
     for part in parts.iter().skip(sent.len()) {
         let result = match api.post(&user, part, tagged) {
-            Err(failure) if failure.is_outside_window() && settings.human_agent_tag && !tagged => {
+            Err(failure) if graph_error::is_outside_window(&failure) && settings.human_agent_tag && !tagged => {
                 host.info("Meta refused a reply outside the 24-hour window; sending it with the HUMAN_AGENT tag");
                 tagged = true;
                 api.post(&user, part, true)
@@ -83,7 +85,7 @@ pub fn send(host: &Host, message: OutboundMessage, recipient: Identity) -> Resul
     let Some(mid) = sent.into_iter().next() else {
         return Err(SendError::permanent("the Send API returned no message id"));
     };
-    match window::now_ms().or_else(|| window::last_message_ms(host, &user)) {
+    match clock::now_ms().or_else(|| window::last_message_ms(host, &user)) {
         Some(at) => {
             if let Err(e) = sent_log::remember(host, &user, &mid, at) {
                 host.warn(&format!("cannot remember a sent message for read receipts: {e}"));
@@ -114,7 +116,7 @@ fn recipient_id(recipient: &Identity) -> Result<String, SendError> {
 
 /// The `message` objects a reply consists of, in order.
 fn parts(host: &Host, message: &OutboundMessage) -> Vec<Value> {
-    let mut parts: Vec<Value> = chunks(message.text.trim(), MAX_TEXT_CHARS)
+    let mut parts: Vec<Value> = text::split(message.text.trim(), MAX_TEXT_CHARS)
         .into_iter()
         .map(|chunk| json!({ "text": chunk }))
         .collect();
@@ -147,25 +149,6 @@ fn attachment_type(content_type: &str) -> &'static str {
     }
 }
 
-/// Splits `text` into pieces of at most `max` characters, at whitespace when one is near the limit.
-fn chunks(text: &str, max: usize) -> Vec<&str> {
-    let mut rest = text.trim();
-    let mut pieces = Vec::new();
-    while !rest.is_empty() {
-        let cut = match rest.char_indices().nth(max) {
-            None => rest.len(),
-            Some((limit, _)) => match rest[..limit].rfind(char::is_whitespace) {
-                Some(at) if at >= limit / 2 => at,
-                _ => limit,
-            },
-        };
-        let (head, tail) = rest.split_at(cut);
-        pieces.push(head.trim_end());
-        rest = tail.trim_start();
-    }
-    pieces
-}
-
 /// The Send API's answer.
 #[derive(Deserialize)]
 struct Answer {
@@ -181,7 +164,7 @@ struct Api<'a> {
 
 impl Api<'_> {
     /// Posts one message to `user` and returns its id.
-    fn post(&self, user: &str, message: &Value, tagged: bool) -> Result<String, Failure> {
+    fn post(&self, user: &str, message: &Value, tagged: bool) -> Result<String, GraphFailure> {
         let mut body = json!({
             "recipient": { "id": user },
             "messaging_type": "RESPONSE",
@@ -197,7 +180,7 @@ impl Api<'_> {
             return Err(graph_error::failure(&response));
         }
         // Accepted but unreadable: retrying could send the message twice.
-        let unreadable = |why: String| Failure {
+        let unreadable = |why: String| GraphFailure {
             code: None,
             subcode: None,
             error: SendError::permanent(format!(
@@ -218,13 +201,6 @@ impl Api<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn long_texts_are_split_at_whitespace_near_the_limit() {
-        assert_eq!(chunks("aaaa bbbb cccc", 10), vec!["aaaa bbbb", "cccc"]);
-        assert_eq!(chunks("abcdefghijkl", 5), vec!["abcde", "fghij", "kl"]);
-        assert!(chunks("", 5).is_empty());
-    }
 
     #[test]
     fn attachment_types_follow_the_mime_type() {

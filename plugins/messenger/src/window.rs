@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use omni_plugin_sdk::clock::now_ms;
 use omni_plugin_sdk::prelude::*;
 
 /// The window's length.
@@ -47,15 +48,6 @@ pub fn known_closed(host: &Host, user: &str) -> bool {
         (Some(now), Some(last)) => now - last >= WINDOW_MS,
         _ => false,
     }
-}
-
-/// Milliseconds since the epoch by the clock the host gives the component
-/// (WASI wall clock); `None` if it reports nothing plausible.
-pub fn now_ms() -> Option<i64> {
-    let elapsed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?;
-    i64::try_from(elapsed.as_millis()).ok().filter(|&ms| ms > 0)
 }
 
 #[cfg(test)]

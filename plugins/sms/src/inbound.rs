@@ -1,8 +1,7 @@
 //! Incoming SMS and MMS (`POST /sms`): Twilio's incoming-message webhook.
 
 use omni_plugin_sdk::prelude::*;
-
-use crate::signature;
+use omni_plugin_sdk::twilio;
 
 /// Twilio answers an incoming message with TwiML; an empty document sends no auto-reply.
 pub const EMPTY_TWIML: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Response></Response>"#;
@@ -12,7 +11,7 @@ const MAX_MEDIA: usize = 20;
 
 /// Handles `POST /sms`.
 pub fn receive(host: &Host, request: &Request) -> Result<WebhookOutcome, PluginError> {
-    let form = signature::verify(host, request)?;
+    let form = twilio::verify(host, request)?;
     // `SmsSid` is the deprecated twin of `MessageSid`, kept for old accounts.
     let message_sid = form.sid(&["MessageSid", "SmsSid"])?;
     let from = form.required("From")?;
@@ -53,7 +52,7 @@ pub fn is_e164(value: &str) -> bool {
 
 /// MMS media as attachment metadata: `MediaUrl{N}` and `MediaContentType{N}`
 /// for N below `NumMedia`. The content stays at Twilio.
-fn media(form: &signature::SignedForm) -> Result<Vec<Attachment>, PluginError> {
+fn media(form: &twilio::SignedForm) -> Result<Vec<Attachment>, PluginError> {
     let count = match form.get("NumMedia") {
         None => 0,
         Some(raw) => raw

@@ -2,7 +2,7 @@
 //!
 //! Twilio posts form-encoded webhooks signed with `X-Twilio-Signature`:
 //! incoming messages to `/sms` ([`inbound`]) and delivery status callbacks to
-//! `/status` ([`status`]). [`signature`] checks every request against the
+//! `/status` ([`status`]). [`omni_plugin_sdk::twilio`] checks every request against the
 //! account's auth token and the public URL the operator gave Twilio before
 //! anything is read. Replies go out through the Messages API ([`send`]), which
 //! asks Twilio to report their fate to `/status`.
@@ -16,10 +16,10 @@
 
 pub mod inbound;
 pub mod send;
-pub mod signature;
 pub mod status;
 
 use omni_plugin_sdk::prelude::*;
+use omni_plugin_sdk::twilio;
 
 /// The SMS connector.
 pub struct Sms;
@@ -31,7 +31,7 @@ impl Channel for Sms {
                 "SMS and MMS through Twilio or a Twilio-compatible provider: signed incoming-message and \
                  status webhooks, replies through the Messages API.",
             )
-            .with_secret(signature::AUTH_TOKEN)
+            .with_secret(twilio::AUTH_TOKEN)
             .with_secret(send::API_KEY_SECRET)
             .with_outbound_host("api.twilio.com")
             .with_config_schema(config_schema())
@@ -118,11 +118,7 @@ mod tests {
         assert!(!manifest.capabilities.kv);
         assert_eq!(manifest.capabilities.secrets, vec!["auth_token", "api_key_secret"]);
         assert_eq!(manifest.capabilities.outbound_hosts, vec!["api.twilio.com"]);
-        let schema: serde_json::Value = serde_json::from_str(&manifest.config_schema).unwrap();
-        assert_eq!(schema["additionalProperties"], false);
-        for (key, property) in schema["properties"].as_object().unwrap() {
-            assert!(property["description"].is_string(), "{key} has no description");
-        }
+        testing::documented_config_schema(&manifest);
     }
 
     #[test]

@@ -1,9 +1,8 @@
 //! Outbound messages through Twilio's Messages API, and how its errors are read.
 
 use omni_plugin_sdk::prelude::*;
+use omni_plugin_sdk::twilio::{self, AUTH_TOKEN};
 use serde::Deserialize;
-
-use crate::signature::{self, AUTH_TOKEN};
 
 /// Name of the secret holding an API key's secret (with config `api_key_sid`).
 pub const API_KEY_SECRET: &str = "api_key_secret";
@@ -108,7 +107,7 @@ impl SendConfig {
         }
         let api_base: String = host.config_or("api_base", DEFAULT_API_BASE.to_owned())?;
         // Without a public URL the message still goes out, only without receipts.
-        let status_callback = signature::public_url(host).ok().map(|url| format!("{url}/status"));
+        let status_callback = twilio::public_url(host).ok().map(|url| format!("{url}/status"));
         let api_key_sid: Option<String> = host.config("api_key_sid")?;
         let (user, password) = match api_key_sid {
             Some(key) => {

@@ -4,12 +4,11 @@
 //! `MessageSid` that `send` returned, so they match the host's outbound message.
 
 use omni_plugin_sdk::prelude::*;
-
-use crate::signature;
+use omni_plugin_sdk::twilio;
 
 /// Handles `POST /status`.
 pub fn receipt(host: &Host, request: &Request) -> Result<WebhookOutcome, PluginError> {
-    let form = signature::verify(host, request)?;
+    let form = twilio::verify(host, request)?;
     let message_sid = form.sid(&["MessageSid", "SmsSid"])?;
     let status = form
         .get("MessageStatus")

@@ -124,11 +124,7 @@ mod tests {
             vec!["api.telegram.org".to_owned()]
         );
         assert!(manifest.capabilities.kv);
-        let schema: serde_json::Value = serde_json::from_str(&manifest.config_schema).unwrap();
-        assert_eq!(schema["additionalProperties"], false);
-        for (name, property) in schema["properties"].as_object().unwrap() {
-            assert!(property["description"].is_string(), "{name} has no description");
-        }
+        testing::documented_config_schema(&manifest);
     }
 
     #[test]

@@ -2,14 +2,15 @@
 //! business's number, answered with TwiML and reported as a ringing call.
 
 use omni_plugin_sdk::prelude::*;
+use omni_plugin_sdk::twilio;
 
 use crate::call::{self, CallState};
 use crate::twiml::{self, Answer};
-use crate::{party, signature, status};
+use crate::{party, status};
 
 /// Handles `POST /voice/incoming`.
 pub fn answer(host: &Host, request: &Request) -> Result<WebhookOutcome, PluginError> {
-    let form = signature::verify(host, request)?;
+    let form = twilio::verify(host, request)?;
     let call_sid = form.sid(&["CallSid"])?;
     form.required("From")?;
     if form.get("RecordingUrl").is_some() {
@@ -17,7 +18,7 @@ pub fn answer(host: &Host, request: &Request) -> Result<WebhookOutcome, PluginEr
         // caller is done. The recording callback reports the recording.
         return Ok(WebhookOutcome::new(twiml::response(twiml::document("<Hangup/>"))));
     }
-    let document = Answer::read(host)?.twiml(&signature::public_url(host)?);
+    let document = Answer::read(host)?.twiml(&twilio::public_url(host)?);
 
     let key = status::key(call_sid);
     let mut state = CallState::load(host, &key)?;

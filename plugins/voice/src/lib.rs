@@ -2,7 +2,7 @@
 //!
 //! Calls and video sessions become call records on the person's timeline; no
 //! media passes through the plugin, only the URLs where Twilio keeps it.
-//! Every route takes Twilio's form-encoded webhooks, checked by [`signature`]
+//! Every route takes Twilio's form-encoded webhooks, checked by [`omni_plugin_sdk::twilio`]
 //! (`X-Twilio-Signature` over config `public_url` + path):
 //!
 //! - `/voice/incoming` ([`incoming`]): the business's number rings; the caller
@@ -25,13 +25,13 @@ pub mod call;
 pub mod incoming;
 pub mod party;
 pub mod recording;
-pub mod signature;
 pub mod status;
 pub mod timestamp;
 pub mod twiml;
 pub mod video;
 
 use omni_plugin_sdk::prelude::*;
+use omni_plugin_sdk::twilio;
 
 /// The voice and video connector.
 pub struct Voice;
@@ -60,7 +60,7 @@ impl Channel for Voice {
                  video room callbacks, as call records on the person's timeline; answers incoming calls with \
                  forwarding or voicemail TwiML.",
         )
-        .with_secret(signature::AUTH_TOKEN)
+        .with_secret(twilio::AUTH_TOKEN)
         .with_kv()
         .with_config_schema(config_schema())
     }
@@ -164,11 +164,7 @@ mod tests {
         assert!(manifest.capabilities.kv);
         assert_eq!(manifest.capabilities.secrets, vec!["auth_token"]);
         assert!(manifest.capabilities.outbound_hosts.is_empty());
-        let schema: serde_json::Value = serde_json::from_str(&manifest.config_schema).unwrap();
-        assert_eq!(schema["additionalProperties"], false);
-        for (key, property) in schema["properties"].as_object().unwrap() {
-            assert!(property["description"].is_string(), "{key} has no description");
-        }
+        testing::documented_config_schema(&manifest);
     }
 
     #[test]

@@ -3,9 +3,9 @@
 
 use omni_plugin_sdk::CallDirection;
 use omni_plugin_sdk::prelude::*;
+use omni_plugin_sdk::twilio::SignedForm;
 
 use crate::call::CallState;
-use crate::signature::SignedForm;
 
 /// Caller ids Twilio reports when the caller withheld theirs: the words, and
 /// the numbers that spell them on a keypad (ANONYMOUS, RESTRICTED, BLOCKED,

@@ -3,13 +3,14 @@
 //! `transcribeCallback`. The audio stays at Twilio; the record keeps its URL.
 
 use omni_plugin_sdk::prelude::*;
+use omni_plugin_sdk::twilio;
 
 use crate::call::{self, CallState};
-use crate::{party, signature, status};
+use crate::{party, status};
 
 /// Handles `POST /voice/recording`.
 pub fn recording(host: &Host, request: &Request) -> Result<WebhookOutcome, PluginError> {
-    let form = signature::verify(host, request)?;
+    let form = twilio::verify(host, request)?;
     let call_sid = form.sid(&["CallSid"])?;
     // `in-progress` and `absent` (nothing recorded) say nothing worth keeping.
     let recording_status = form.get("RecordingStatus").unwrap_or("completed");
@@ -31,7 +32,7 @@ pub fn recording(host: &Host, request: &Request) -> Result<WebhookOutcome, Plugi
 
 /// Handles `POST /voice/transcription`.
 pub fn transcription(host: &Host, request: &Request) -> Result<WebhookOutcome, PluginError> {
-    let form = signature::verify(host, request)?;
+    let form = twilio::verify(host, request)?;
     let call_sid = form.sid(&["CallSid"])?;
     let transcription_status = form.required("TranscriptionStatus")?;
     let text = form.get("TranscriptionText").map(str::trim).unwrap_or("");

@@ -1,13 +1,14 @@
 //! Call progress (`POST /voice/status`): Twilio's call status callbacks.
 
 use omni_plugin_sdk::prelude::*;
+use omni_plugin_sdk::twilio;
 
 use crate::call::{self, CallState};
-use crate::{party, signature, timestamp};
+use crate::{party, timestamp};
 
 /// Handles `POST /voice/status`.
 pub fn callback(host: &Host, request: &Request) -> Result<WebhookOutcome, PluginError> {
-    let form = signature::verify(host, request)?;
+    let form = twilio::verify(host, request)?;
     let call_sid = form.sid(&["CallSid"])?;
     let status = form.required("CallStatus")?;
     if call::rank(status).is_none() {

@@ -3,6 +3,7 @@
 //! (`<Say>` the greeting, then `<Record>` with transcription).
 
 use omni_plugin_sdk::prelude::*;
+use omni_plugin_sdk::text::escape_xml;
 
 /// Spoken before recording when config `greeting` is not set.
 pub const DEFAULT_GREETING: &str = "Thank you for calling. Please leave a message after the tone.";
@@ -41,12 +42,12 @@ impl Answer {
         match &self.forward_to {
             Some(target) => {
                 if let Some(greeting) = &self.greeting {
-                    verbs.push_str(&format!("<Say>{}</Say>", escape(greeting)));
+                    verbs.push_str(&format!("<Say>{}</Say>", escape_xml(greeting)));
                 }
                 let record = if self.record_calls {
                     format!(
                         r#" record="record-from-answer-dual" recordingStatusCallback="{}""#,
-                        escape(&recording_callback)
+                        escape_xml(&recording_callback)
                     )
                 } else {
                     String::new()
@@ -58,7 +59,7 @@ impl Answer {
                 let transcribe = if self.transcribe {
                     format!(
                         r#" transcribe="true" transcribeCallback="{}""#,
-                        escape(&format!("{public_url}/voice/transcription"))
+                        escape_xml(&format!("{public_url}/voice/transcription"))
                     )
                 } else {
                     String::new()
@@ -67,8 +68,8 @@ impl Answer {
                 // to this same URL; `incoming` then hangs up.
                 verbs.push_str(&format!(
                     r#"<Say>{}</Say><Record maxLength="{MAX_MESSAGE_SECONDS}"{transcribe} recordingStatusCallback="{}"/>"#,
-                    escape(greeting),
-                    escape(&recording_callback)
+                    escape_xml(greeting),
+                    escape_xml(&recording_callback)
                 ));
             }
         }
@@ -88,26 +89,10 @@ pub fn response(document: String) -> Response {
 
 fn dial_noun(target: &str) -> String {
     match target.split_once(':') {
-        Some(("client", name)) => format!("<Client>{}</Client>", escape(name)),
-        Some(("sip", _)) => format!("<Sip>{}</Sip>", escape(target)),
-        _ => format!("<Number>{}</Number>", escape(target)),
+        Some(("client", name)) => format!("<Client>{}</Client>", escape_xml(name)),
+        Some(("sip", _)) => format!("<Sip>{}</Sip>", escape_xml(target)),
+        _ => format!("<Number>{}</Number>", escape_xml(target)),
     }
-}
-
-/// Escapes text for XML content and attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -9,10 +9,11 @@
 
 use omni_plugin_sdk::CallDirection;
 use omni_plugin_sdk::prelude::*;
+use omni_plugin_sdk::twilio;
 
 use crate::call::{self, CallState};
 use crate::party::{self, Agents, ParticipantIdentity};
-use crate::{signature, timestamp};
+use crate::timestamp;
 
 /// Where Twilio Video serves the relative `MediaUri`s of its callbacks.
 const VIDEO_API: &str = "https://video.twilio.com";
@@ -22,7 +23,7 @@ const MAX_ROSTER: usize = 50;
 
 /// Handles `POST /video/status`.
 pub fn callback(host: &Host, request: &Request) -> Result<WebhookOutcome, PluginError> {
-    let form = signature::verify(host, request)?;
+    let form = twilio::verify(host, request)?;
     let event = form.required("StatusCallbackEvent")?;
     let room = form.sid(&["RoomSid"])?;
     match event {
@@ -61,7 +62,7 @@ impl Settings {
 }
 
 /// `participant-connected` and `participant-disconnected`.
-fn presence(host: &Host, form: &signature::SignedForm, room: &str, event: &str) -> Result<WebhookOutcome, PluginError> {
+fn presence(host: &Host, form: &twilio::SignedForm, room: &str, event: &str) -> Result<WebhookOutcome, PluginError> {
     let participant = form.sid(&["ParticipantSid"])?;
     let identity = form.required("ParticipantIdentity")?;
     let settings = Settings::read(host)?;
@@ -98,7 +99,7 @@ fn presence(host: &Host, form: &signature::SignedForm, room: &str, event: &str) 
 
 /// `recording-completed`: one track of one participant. The audio track's
 /// recording is preferred, since a reviewer listens first.
-fn track_recording(host: &Host, form: &signature::SignedForm, room: &str) -> Result<WebhookOutcome, PluginError> {
+fn track_recording(host: &Host, form: &twilio::SignedForm, room: &str) -> Result<WebhookOutcome, PluginError> {
     let participant = form.sid(&["ParticipantSid"])?;
     let identity = form.get("ParticipantIdentity");
     let settings = Settings::read(host)?;
@@ -121,7 +122,7 @@ fn track_recording(host: &Host, form: &signature::SignedForm, room: &str) -> Res
 }
 
 /// `composition-available`: the room's mixed recording, for every customer in it.
-fn composition(host: &Host, form: &signature::SignedForm, room: &str) -> Result<WebhookOutcome, PluginError> {
+fn composition(host: &Host, form: &twilio::SignedForm, room: &str) -> Result<WebhookOutcome, PluginError> {
     let url = media_url(form)?;
     let roster: Vec<String> = host.kv_get_json(&roster_key(room))?.unwrap_or_default();
     let mut outcome = WebhookOutcome::new(Response::no_content());
@@ -140,7 +141,7 @@ fn composition(host: &Host, form: &signature::SignedForm, room: &str) -> Result<
 
 /// The media of a recording or composition: external storage when the
 /// account uses it, else Twilio's `MediaUri` (relative to the Video API).
-fn media_url(form: &signature::SignedForm) -> Result<String, PluginError> {
+fn media_url(form: &twilio::SignedForm) -> Result<String, PluginError> {
     if let Some(external) = form.get("MediaExternalLocation") {
         return Ok(external.to_owned());
     }

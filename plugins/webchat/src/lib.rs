@@ -18,6 +18,7 @@ mod mailbox;
 mod visitor;
 
 use omni_plugin_sdk::prelude::*;
+use omni_plugin_sdk::text::escape_xml;
 
 pub use mailbox::{Mailbox, MailboxItem};
 pub use visitor::VisitorMessage;
@@ -102,32 +103,14 @@ fn demo_page(host: &Host) -> Result<Response, PluginError> {
     let title: String = host.config_or("title", "Chat with us".to_owned())?;
     let greeting: String = host.config_or("greeting", "Hi! How can we help?".to_owned())?;
     let page = DEMO_PAGE
-        .replace("{{title}}", &html_escape(&title))
-        .replace("{{greeting}}", &html_escape(&greeting));
+        .replace("{{title}}", &escape_xml(&title))
+        .replace("{{greeting}}", &escape_xml(&greeting));
     Ok(Response::content("text/html; charset=utf-8", page))
 }
 
-fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Milliseconds since the Unix epoch by the clock the host gives the plugin.
+/// Milliseconds since the Unix epoch by the clock the host gives the plugin; 0 when there is none.
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    omni_plugin_sdk::clock::now_ms().unwrap_or(0)
 }
 
 #[cfg(test)]

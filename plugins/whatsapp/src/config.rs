@@ -1,12 +1,8 @@
 //! The instance's settings, read from its config table, and their schema.
 
+use omni_plugin_sdk::meta::GraphApi;
 use omni_plugin_sdk::prelude::*;
 use serde::Deserialize;
-
-/// Where the Graph API lives unless `api_base` says otherwise.
-pub const DEFAULT_API_BASE: &str = "https://graph.facebook.com";
-/// The Graph API version used unless `api_version` says otherwise.
-pub const DEFAULT_API_VERSION: &str = "v21.0";
 
 /// An approved template sent when the 24-hour customer service window is closed.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -23,10 +19,8 @@ pub struct Template {
 pub struct Settings {
     /// The business phone number id messages are sent from.
     pub phone_number_id: Option<String>,
-    /// Graph API base URL without a trailing slash.
-    pub api_base: String,
-    /// Graph API version, e.g. `v21.0`.
-    pub api_version: String,
+    /// The Graph API: config `api_base` and `api_version`.
+    pub graph: GraphApi,
     /// Template for re-engaging a person outside the 24-hour window.
     pub reengagement_template: Option<Template>,
     /// Whether replies quote the person's last message.
@@ -36,11 +30,10 @@ pub struct Settings {
 impl Settings {
     /// Reads the settings; a value of the wrong shape is an `internal` error.
     pub fn load(host: &Host) -> Result<Self, PluginError> {
-        let api_base: String = host.config_or("api_base", DEFAULT_API_BASE.to_owned())?;
+        let graph = GraphApi::load(host)?;
         Ok(Self {
             phone_number_id: host.config("phone_number_id")?,
-            api_base: api_base.trim_end_matches('/').to_owned(),
-            api_version: host.config_or("api_version", DEFAULT_API_VERSION.to_owned())?,
+            graph,
             reengagement_template: host.config("reengagement_template")?,
             quote_replies: host.config_or("quote_replies", true)?,
         })
@@ -48,13 +41,13 @@ impl Settings {
 
     /// The Messages API endpoint of `phone_number_id`.
     pub fn messages_url(&self, phone_number_id: &str) -> String {
-        format!("{}/{}/{}/messages", self.api_base, self.api_version, phone_number_id)
+        self.graph.url(&format!("{phone_number_id}/messages"))
     }
 }
 
-/// JSON Schema of the instance's config table.
+/// JSON Schema of the instance's config table, with the Graph API's `api_base` and `api_version`.
 pub fn schema() -> serde_json::Value {
-    serde_json::json!({
+    let mut schema = serde_json::json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "type": "object",
         "additionalProperties": false,
@@ -64,16 +57,6 @@ pub fn schema() -> serde_json::Value {
                 "type": "string",
                 "pattern": "^[0-9]{1,32}$",
                 "description": "The WhatsApp Business phone number id (not the number itself) replies are sent from; webhooks about other numbers of the same account are ignored."
-            },
-            "api_base": {
-                "type": "string",
-                "pattern": "^https?://[^/?#]+(/[^?#]*)?$",
-                "description": "Graph API base URL (default https://graph.facebook.com); change it only to point tests at a local server."
-            },
-            "api_version": {
-                "type": "string",
-                "pattern": "^v[0-9]+\\.[0-9]+$",
-                "description": "Graph API version used for sending (default v21.0)."
             },
             "reengagement_template": {
                 "type": "object",
@@ -90,5 +73,9 @@ pub fn schema() -> serde_json::Value {
                 "description": "Send replies as a reply to (quoting) the person's last message (default true)."
             }
         }
-    })
+    });
+    if let Some(properties) = schema["properties"].as_object_mut() {
+        properties.extend(GraphApi::config_schema_properties());
+    }
+    schema
 }

@@ -1,43 +1,43 @@
 //! Omni's WhatsApp Cloud API connector.
 //!
 //! Meta calls one webhook URL, `/hooks/{instance}/webhook`: a `GET` to
-//! verify the subscription (`subscription.rs`) and signed `POST`s carrying
-//! messages and delivery statuses. A `POST` is checked against its
-//! `X-Hub-Signature-256` (`signature.rs`), parsed (`payload.rs`) and walked by
-//! `webhook.rs`, which turns each message into an inbound message
-//! (`inbound.rs`), each status into a delivery status (`status.rs`), and
-//! remembers when each person last wrote (`window.rs`), since WhatsApp only
-//! allows free-form replies within 24 hours of that. Replies go out through
-//! the Graph API's `/{phone-number-id}/messages` (`send.rs`); its error
-//! answers are classified in `graph_error.rs`. The instance's settings are
-//! read in `config.rs`.
+//! verify the subscription and signed `POST`s carrying messages and delivery
+//! statuses, routed by [`omni_plugin_sdk::meta::route`], which also answers
+//! the handshake and checks each `POST` against its `X-Hub-Signature-256`. A
+//! signed `POST` is parsed (`payload.rs`) and walked by `webhook.rs`, which
+//! turns each message into an inbound message (`inbound.rs`), each status
+//! into a delivery status (`status.rs`), and remembers when each person last
+//! wrote (`window.rs`), since WhatsApp only allows free-form replies within
+//! 24 hours of that. Replies go out through the Graph API's
+//! `/{phone-number-id}/messages` (`send.rs`); its error answers are classified
+//! by [`omni_plugin_sdk::meta::graph_failure`] with WhatsApp's own codes
+//! (`graph_error.rs`). The instance's settings are read in `config.rs`.
 
 mod config;
 mod graph_error;
 mod inbound;
 mod payload;
 mod send;
-mod signature;
 mod status;
-mod subscription;
 mod webhook;
 mod window;
 
+use omni_plugin_sdk::meta;
 use omni_plugin_sdk::prelude::*;
 
-pub use config::{DEFAULT_API_BASE, DEFAULT_API_VERSION};
+pub use omni_plugin_sdk::meta::{
+    APP_SECRET, GRAPH_API_BASE as DEFAULT_API_BASE, GRAPH_API_VERSION as DEFAULT_API_VERSION, VERIFY_TOKEN,
+    WEBHOOK_PATH,
+};
 
 /// The WhatsApp Cloud API connector.
 pub struct WhatsApp;
 
-/// Secret compared with `hub.verify_token` when Meta verifies the webhook.
-pub const VERIFY_TOKEN: &str = "verify_token";
-/// Secret Meta signs webhook bodies with (the app secret).
-pub const APP_SECRET: &str = "app_secret";
+/// The product named in operator-facing errors.
+const PRODUCT: &str = "WhatsApp";
+
 /// Secret sent as bearer token to the Graph API.
 pub const ACCESS_TOKEN: &str = "access_token";
-/// The path below `/hooks/{instance}` Meta calls.
-pub const WEBHOOK_PATH: &str = "/webhook";
 
 impl Channel for WhatsApp {
     fn manifest() -> Manifest {
@@ -56,19 +56,7 @@ impl Channel for WhatsApp {
     }
 
     fn handle_webhook(host: &Host, request: Request) -> Result<WebhookOutcome, PluginError> {
-        if request.path.trim_end_matches('/') != WEBHOOK_PATH {
-            return Err(PluginError::not_found(format!(
-                "the WhatsApp connector has no route {}; Meta calls {WEBHOOK_PATH}",
-                request.path
-            )));
-        }
-        match request.method.as_str() {
-            "GET" => subscription::verify(host, &request),
-            "POST" => webhook::receive(host, &request),
-            other => Err(PluginError::Unsupported(format!(
-                "{other} is not allowed on {WEBHOOK_PATH}; use GET or POST"
-            ))),
-        }
+        meta::route(host, &request, PRODUCT, webhook::receive)
     }
 
     fn send(host: &Host, message: OutboundMessage, recipient: Identity) -> Result<SendReceipt, SendError> {
@@ -93,12 +81,8 @@ mod tests {
         );
         assert_eq!(manifest.capabilities.outbound_hosts, vec!["graph.facebook.com"]);
         assert!(manifest.capabilities.kv);
-        let schema: serde_json::Value = serde_json::from_str(&manifest.config_schema).unwrap();
-        assert_eq!(schema["additionalProperties"], false);
+        let schema = testing::documented_config_schema(&manifest);
         assert_eq!(schema["required"], serde_json::json!(["phone_number_id"]));
-        for (key, property) in schema["properties"].as_object().unwrap() {
-            assert!(property["description"].is_string(), "{key} has no description");
-        }
     }
 
     #[test]

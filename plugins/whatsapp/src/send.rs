@@ -13,13 +13,15 @@
 //! sends that template instead, once: up front when the recorded window is
 //! known to be closed, or after the refusal otherwise.
 
+use omni_plugin_sdk::meta::GraphFailure;
 use omni_plugin_sdk::prelude::*;
+use omni_plugin_sdk::text;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::ACCESS_TOKEN;
 use crate::config::{Settings, Template};
-use crate::graph_error::{self, Failure, REENGAGEMENT_REQUIRED};
+use crate::graph_error::{self, REENGAGEMENT_REQUIRED};
 use crate::window;
 
 /// WhatsApp's limit for a text body.
@@ -139,7 +141,7 @@ fn parts(host: &Host, to: &str, message: &OutboundMessage, reply_to: Option<&str
             parts.push(media_body(to, attachment, url, Some(text)));
         }
         _ => {
-            for chunk in chunks(text, MAX_TEXT_CHARS) {
+            for chunk in text::split(text, MAX_TEXT_CHARS) {
                 parts.push(envelope(to, "text", json!({ "preview_url": false, "body": chunk })));
             }
             for (attachment, url) in linked {
@@ -200,25 +202,6 @@ fn media_kind(content_type: &str) -> &'static str {
     }
 }
 
-/// Splits `text` into pieces of at most `max` characters, at whitespace when one is near the limit.
-fn chunks(text: &str, max: usize) -> Vec<&str> {
-    let mut rest = text.trim();
-    let mut pieces = Vec::new();
-    while !rest.is_empty() {
-        let cut = match rest.char_indices().nth(max) {
-            None => rest.len(),
-            Some((limit, _)) => match rest[..limit].rfind(char::is_whitespace) {
-                Some(at) if at >= limit / 2 => at,
-                _ => limit,
-            },
-        };
-        let (head, tail) = rest.split_at(cut);
-        pieces.push(head.trim_end());
-        rest = tail.trim_start();
-    }
-    pieces
-}
-
 /// The Messages API's answer.
 #[derive(Deserialize)]
 struct Answer {
@@ -240,15 +223,16 @@ struct Api<'a> {
 
 impl Api<'_> {
     /// Posts one message and returns its id.
-    fn post(&self, body: &Value) -> Result<String, Failure> {
+    fn post(&self, body: &Value) -> Result<String, GraphFailure> {
         let request = OutgoingRequest::post(&self.url).bearer(&self.token).json(body);
         let response = self.host.http(&request)?;
         if !response.is_success() {
             return Err(graph_error::failure(&response));
         }
         // Accepted but unreadable: retrying could send the message twice.
-        let unreadable = |why: String| Failure {
+        let unreadable = |why: String| GraphFailure {
             code: None,
+            subcode: None,
             error: SendError::permanent(format!(
                 "WhatsApp answered {} but {why}; not retrying, to avoid sending twice",
                 response.status
@@ -269,15 +253,6 @@ impl Api<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn long_texts_are_split_at_whitespace_near_the_limit() {
-        assert_eq!(chunks("  hello  ", 10), vec!["hello"]);
-        assert_eq!(chunks("aaaa bbbb cccc", 10), vec!["aaaa bbbb", "cccc"]);
-        assert_eq!(chunks("abcdefghijkl", 5), vec!["abcde", "fghij", "kl"]);
-        assert_eq!(chunks("ééééé ééééé", 6), vec!["ééééé", "ééééé"]);
-        assert!(chunks("   ", 5).is_empty());
-    }
 
     #[test]
     fn media_kinds_follow_the_mime_type() {

@@ -46,10 +46,7 @@ pub fn known_closed(host: &Host, wa_id: &str) -> bool {
 
 /// Seconds since the epoch by the clock the host gives the component (WASI wall clock).
 fn now_seconds() -> Option<i64> {
-    let elapsed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?;
-    i64::try_from(elapsed.as_secs()).ok().filter(|&s| s > 0)
+    omni_plugin_sdk::clock::now_ms().map(|ms| ms / 1000).filter(|&s| s > 0)
 }
 
 #[cfg(test)]

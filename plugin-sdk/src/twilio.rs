@@ -1,12 +1,15 @@
-//! Twilio's request signature (`X-Twilio-Signature`) and the form parameters it covers.
+//! Twilio's webhook conventions, for Twilio and Twilio-compatible providers.
 //!
 //! Twilio signs every webhook with base64(HMAC-SHA1(auth token, URL + sorted
-//! parameters)). The URL is the one the operator gave Twilio, which the plugin
-//! cannot see behind proxies, so it is rebuilt from config `public_url` plus
-//! the request's path and query.
+//! parameters)) in `X-Twilio-Signature` ([`crate::crypto::twilio_signature`]).
+//! The URL is the one the operator gave Twilio, which the plugin cannot see
+//! behind proxies, so [`verify`] rebuilds it from the instance's config
+//! `public_url` plus the request's path and query, checks the signature and,
+//! when config `account_sid` is set, the account, and hands back the form
+//! parameters as a [`SignedForm`].
 
-use omni_plugin_sdk::crypto::verify_twilio_signature;
-use omni_plugin_sdk::prelude::*;
+use crate::crypto::verify_twilio_signature;
+use crate::{Host, PluginError, Request};
 
 /// Name of the secret holding the Twilio auth token.
 pub const AUTH_TOKEN: &str = "auth_token";
@@ -33,7 +36,7 @@ impl SignedForm {
             .ok_or_else(|| PluginError::bad_request(format!("the `{name}` parameter is missing")))
     }
 
-    /// A Twilio SID (`SM…`, `MM…`): the first present of `names`, letters, digits and '-' only.
+    /// A Twilio SID (`SM…`, `CA…`): the first present of `names`, letters, digits and '-' only.
     pub fn sid(&self, names: &[&str]) -> Result<&str, PluginError> {
         let value = names
             .iter()
@@ -96,7 +99,7 @@ pub fn public_url(host: &Host) -> Result<String, PluginError> {
         .ok_or_else(|| {
             PluginError::internal(
                 "config `public_url` is not set: give the URL Twilio calls for this instance, \
-                 e.g. https://omni.example.com/hooks/sms",
+                 e.g. https://omni.example.com/hooks/<instance>",
             )
         })
 }
@@ -143,7 +146,8 @@ fn port_variants(url: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use omni_plugin_sdk::crypto::twilio_signature;
+    use crate::crypto::twilio_signature;
+    use crate::testing;
     use serde_json::json;
 
     // The request of Twilio's own request-validator tests (twilio-python,
