@@ -321,6 +321,7 @@ pub async fn resolve(
     sender: &IdentityClaim,
     claims: &[IdentityClaim],
 ) -> Result<Resolved, StoreError> {
+    let claims = &merge_repeated(claims);
     // Find-or-create of each identifier must not race another writer.
     let mut keys: Vec<String> = std::iter::once(sender)
         .chain(claims)
@@ -385,6 +386,19 @@ pub async fn resolve(
         person,
         identity: sender_id,
     })
+}
+
+/// One claim per identifier: stated twice, it is proven if either statement
+/// is, so an unproven repeat cannot shadow the proof.
+fn merge_repeated(claims: &[IdentityClaim]) -> Vec<IdentityClaim> {
+    let mut unique: Vec<IdentityClaim> = Vec::with_capacity(claims.len());
+    for claim in claims {
+        match unique.iter_mut().find(|c| c.key == claim.key) {
+            Some(seen) => seen.verified |= claim.verified,
+            None => unique.push(claim.clone()),
+        }
+    }
+    unique
 }
 
 /// The existing person a brand-new sender address joins directly, because

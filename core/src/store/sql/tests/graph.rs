@@ -6,6 +6,7 @@ use crate::{IdentityGuards, IdentityKind, InboundEvent, SourceKind, SuggestionRe
 
 on_both_backends!(
     a_verified_claim_finds_the_existing_person,
+    a_claim_stated_twice_counts_as_proven_if_either_is,
     an_unverified_claim_suggests_but_never_links,
     a_verified_identifier_shared_by_two_persons_merges_them,
     different_unique_ids_refuse_the_merge_and_suggest_it,
@@ -16,6 +17,27 @@ on_both_backends!(
     persons_in_other_workspaces_never_merge,
     suggestions_are_accepted_or_dismissed,
 );
+
+// Found by the property test: an unproven repeat of a claim hid its proof,
+// so the new device joined the person without a trusted link.
+async fn a_claim_stated_twice_counts_as_proven_if_either_is(kind: Kind) {
+    let Some(t) = open(kind).await else { return };
+    let mut first = message("v1/m1", visitor("v1"), "from my laptop");
+    first.claims = vec![claim(IdentityKind::Email, "ann@example.com", true)];
+    ingest(&t, first).await;
+    let mut second = message("v2/m1", visitor("v2"), "from my phone");
+    second.claims = vec![
+        claim(IdentityKind::Email, "ann@example.com", false),
+        claim(IdentityKind::Email, "ann@example.com", true),
+    ];
+    ingest(&t, second).await;
+
+    let detail = only_conversation(&t).await;
+    let person = t.person(detail.conversation.person_id).await.unwrap().unwrap();
+    assert_eq!(person.identities.len(), 3);
+    let trusted: Vec<_> = person.links.iter().filter(|l| l.trusted).collect();
+    assert_eq!(trusted.len(), 2, "{:#?}", person.links);
+}
 
 async fn a_verified_claim_finds_the_existing_person(kind: Kind) {
     let Some(t) = open(kind).await else { return };
