@@ -89,7 +89,7 @@ pub fn runtime_for(config: &Config) -> Result<Runtime, LoadError> {
         max_memory_bytes,
         ..EngineOptions::default()
     };
-    Runtime::new(options, Some(config.storage.cache_dir()))
+    Runtime::new(options, Some(config.storage.cache_dir.clone()))
 }
 
 impl App {

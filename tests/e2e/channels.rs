@@ -11,7 +11,7 @@ use omni_tests::provider::FakeProvider;
 use omni_tests::wasm;
 use serde_json::{Value, json};
 
-use crate::twilio::{ACCOUNT, sms, twilio, twilio_webhook};
+use crate::twilio::{ACCOUNT, signed_webhook, sms, twilio, twilio_webhook};
 
 const SECRET: &str = "s3cret";
 const PHONE_NUMBER_ID: &str = "106540352242922";
@@ -20,6 +20,28 @@ struct Providers {
     postmark: FakeProvider,
     twilio: FakeProvider,
     meta: FakeProvider,
+    messenger: FakeProvider,
+    telegram: FakeProvider,
+}
+
+/// A Graph API that accepts every Send API call.
+async fn send_api() -> FakeProvider {
+    FakeProvider::start(|_, n| {
+        let body = json!({"recipient_id": "6254477777772919", "message_id": format!("m_out-{n}")});
+        (200, body.to_string())
+    })
+    .await
+}
+
+/// A Bot API that accepts every `sendMessage`.
+async fn bot_api() -> FakeProvider {
+    FakeProvider::start(|request, n| {
+        let chat = request.json()["chat_id"].clone();
+        let body = json!({"ok": true, "result": {"message_id": 1400 + n, "date": 1795780800,
+                          "chat": {"id": chat, "type": "private"}, "text": "ok"}});
+        (200, body.to_string())
+    })
+    .await
 }
 
 async fn start() -> (OmniProcess, Providers) {
@@ -37,6 +59,8 @@ async fn start() -> (OmniProcess, Providers) {
     })
     .await;
     let twilio = twilio().await;
+    let messenger = send_api().await;
+    let telegram = bot_api().await;
     let secret = |name: &str| format!("{name} = {{ env = \"OMNI_TEST_SECRET\" }}");
     let config = [
         plugin(
@@ -68,10 +92,46 @@ async fn start() -> (OmniProcess, Providers) {
                 secret("access_token")
             ),
         ),
+        plugin(
+            "messenger",
+            wasm::messenger(),
+            &format!(
+                "allowed_hosts = [\"{0}\"]\nsecrets = {{ {1}, {2}, {3} }}\n[plugins.config]\napi_base = \"{0}\"\n",
+                messenger.origin(),
+                secret("verify_token"),
+                secret("app_secret"),
+                secret("page_access_token")
+            ),
+        ),
+        plugin(
+            "telegram",
+            wasm::telegram(),
+            &format!(
+                "allowed_hosts = [\"{0}\"]\nsecrets = {{ {1}, {2} }}\n[plugins.config]\napi_base = \"{0}\"\n",
+                telegram.origin(),
+                secret("webhook_secret"),
+                secret("bot_token")
+            ),
+        ),
+        plugin(
+            "voice",
+            wasm::voice(),
+            &format!(
+                "secrets = {{ {} }}\n[plugins.config]\npublic_url = \"https://omni.example.com/hooks/voice\"\n",
+                secret("auth_token")
+            ),
+        ),
     ]
     .join("\n");
     let omni = OmniProcess::start(&config).await;
-    (omni, Providers { postmark, twilio, meta })
+    let providers = Providers {
+        postmark,
+        twilio,
+        meta,
+        messenger,
+        telegram,
+    };
+    (omni, providers)
 }
 
 async fn chat_signed_in(omni: &OmniProcess, email: &str, text: &str) {
@@ -363,4 +423,105 @@ async fn forged_webhooks_are_refused_on_every_channel_and_store_nothing() {
         conversations(&omni).await.is_empty(),
         "a forged webhook stored something"
     );
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn telegram_messenger_and_calls_reach_the_timeline_and_replies_reach_their_apis() {
+    let (omni, providers) = start().await;
+
+    // Telegram: the secret-token header, then a reply through sendMessage.
+    let update = json!({"update_id": 10000, "message": {"message_id": 1365, "date": 1795780800,
+        "from": {"id": 1111111, "is_bot": false, "first_name": "Ann"},
+        "chat": {"id": 1111111, "type": "private", "first_name": "Ann"}, "text": "Is the shop open today?"}});
+    let response = omni
+        .client
+        .post(omni.url("/hooks/telegram/webhook"))
+        .header("x-telegram-bot-api-secret-token", SECRET)
+        .json(&update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let chat = conversation_with(&omni, "Is the shop open today?").await;
+    let chat_id = chat["id"].as_str().unwrap().to_owned();
+    let id = reply(&omni, &chat_id, json!({"text": "Until 6pm."})).await;
+    let sent = status_of(&omni, &chat_id, &id, "sent").await;
+    assert_eq!(sent["external_id"], "1111111:1400");
+    let requests = providers.telegram.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(requests[0].path, format!("/bot{SECRET}/sendMessage"));
+    let body = requests[0].json();
+    assert_eq!(body["chat_id"], 1111111);
+    assert_eq!(body["text"], "Until 6pm.");
+
+    // Messenger: a signed Page event, then a reply through the Send API.
+    let event = json!({"object": "page", "entry": [{"id": "682498302938465", "time": now_ms(),
+        "messaging": [{"sender": {"id": "6254477777772919"}, "recipient": {"id": "682498302938465"},
+                       "timestamp": now_ms(), "message": {"mid": "m_in-1", "text": "Do you ship to Norway?"}}]}]})
+    .to_string();
+    let signature = format!("sha256={}", hmac_sha256_hex(SECRET.as_bytes(), event.as_bytes()));
+    let response = omni
+        .client
+        .post(omni.url("/hooks/messenger/webhook"))
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", signature)
+        .body(event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let page = conversation_with(&omni, "Do you ship to Norway?").await;
+    let page_id = page["id"].as_str().unwrap().to_owned();
+    let id = reply(&omni, &page_id, json!({"text": "Yes, in 3 days."})).await;
+    let sent = status_of(&omni, &page_id, &id, "sent").await;
+    assert_eq!(sent["external_id"], "m_out-0");
+    let requests = providers.messenger.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(requests[0].path, "/v21.0/me/messages");
+    assert_eq!(requests[0].header("authorization"), Some("Bearer s3cret"));
+    let body = requests[0].json();
+    assert_eq!(body["recipient"]["id"], "6254477777772919");
+    assert_eq!(body["message"]["text"], "Yes, in 3 days.");
+
+    // A phone call from a number that texted before lands on that person's timeline.
+    text_from(&omni, "+14155550123", "SM-call-1", "I'll call you").await;
+    let texted = conversation_with(&omni, "I'll call you").await;
+    let person = texted["person_id"].as_str().unwrap().to_owned();
+    let (status, answer) = signed_webhook(
+        &omni,
+        "voice",
+        "/voice/status",
+        &[
+            ("CallSid", "CA5ef8732a3c49700934481addd5ce1659"),
+            ("AccountSid", ACCOUNT),
+            ("From", "+14155550123"),
+            ("To", "+15005550006"),
+            ("Direction", "inbound"),
+            ("CallStatus", "completed"),
+            ("CallDuration", "42"),
+            ("Timestamp", "Fri, 27 Nov 2026 10:00:42 +0000"),
+        ],
+    )
+    .await;
+    assert!((200..300).contains(&status), "{status} {answer}");
+    let call = omni
+        .eventually(
+            &format!("/v1/persons/{person}/timeline?limit=200"),
+            Duration::from_secs(10),
+            "the call on the timeline",
+            |t| {
+                t["items"]
+                    .as_array()?
+                    .iter()
+                    .find(|e| e["kind"] == "call.recorded")
+                    .cloned()
+            },
+        )
+        .await;
+    assert_eq!(call["data"]["status"], "completed", "{call}");
 }

@@ -47,16 +47,23 @@ pub fn sms(provider: &FakeProvider, tables: &str) -> String {
     )
 }
 
-/// Posts a Twilio webhook form to `path`, signed as Twilio would.
+/// Posts a Twilio webhook form to the SMS connector's `path`, signed as Twilio would.
 pub async fn twilio_webhook(omni: &OmniProcess, path: &str, params: &[(&str, &str)]) -> (u16, String) {
+    signed_webhook(omni, "sms", path, params).await
+}
+
+/// Posts a Twilio webhook form to `/hooks/{instance}{path}`, signed over the
+/// instance's public URL `https://omni.example.com/hooks/{instance}`.
+pub async fn signed_webhook(omni: &OmniProcess, instance: &str, path: &str, params: &[(&str, &str)]) -> (u16, String) {
     let owned: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let signature = twilio_signature(AUTH_TOKEN, &format!("{PUBLIC_URL}{path}"), &owned);
+    let public_url = format!("https://omni.example.com/hooks/{instance}{path}");
+    let signature = twilio_signature(AUTH_TOKEN, &public_url, &owned);
     let body: String = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params)
         .finish();
     let response = omni
         .client
-        .post(omni.url(&format!("/hooks/sms{path}")))
+        .post(omni.url(&format!("/hooks/{instance}{path}")))
         .header("content-type", "application/x-www-form-urlencoded")
         .header("x-twilio-signature", signature)
         .body(body)

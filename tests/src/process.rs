@@ -103,8 +103,9 @@ impl OmniProcess {
         for _ in 0..3 {
             let port = free_port();
             let config = format!(
-                "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[storage]\ndata_dir = \"data\"\n{}\n\
+                "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[storage]\ndata_dir = \"data\"\ncache_dir = \"{}\"\n{}\n\
                  [[api.tokens]]\nname = \"test\"\nsha256 = \"{}\"\n\n{extra}\n",
+                shared_cache_dir().display(),
                 database.storage_toml(),
                 sha256_hex(TOKEN)
             );
@@ -287,6 +288,12 @@ impl Drop for OmniProcess {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// One compiled-plugin cache for every host the tests start, next to the
+/// binary: each plugin is compiled once per build, not once per test.
+fn shared_cache_dir() -> PathBuf {
+    omni_bin().with_file_name("omni-test-plugin-cache")
 }
 
 /// A port that was free a moment ago.

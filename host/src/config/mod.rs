@@ -57,17 +57,12 @@ pub struct ServerConfig {
 /// `[storage]`.
 #[derive(Debug, Clone)]
 pub struct StorageConfig {
-    /// Holds the SQLite database and the compiled-plugin cache.
+    /// Holds the SQLite database and, by default, the compiled-plugin cache.
     pub data_dir: PathBuf,
     /// sqlx URL of the database.
     pub database_url: String,
-}
-
-impl StorageConfig {
-    /// Where precompiled plugins are cached.
-    pub fn cache_dir(&self) -> PathBuf {
-        self.data_dir.join("cache")
-    }
+    /// Where precompiled plugins are cached; hosts may share it.
+    pub cache_dir: PathBuf,
 }
 
 /// `[delivery]`.
@@ -326,7 +321,14 @@ impl Config {
         Ok(Config {
             path: path.to_owned(),
             server: ServerConfig { listen, max_body_bytes },
-            storage: StorageConfig { data_dir, database_url },
+            storage: StorageConfig {
+                cache_dir: match &raw.storage.cache_dir {
+                    None => data_dir.join("cache"),
+                    Some(v) => base.join(v.get_ref()),
+                },
+                data_dir,
+                database_url,
+            },
             store,
             normalizer,
             delivery,

@@ -41,6 +41,7 @@ pub struct RawServer {
 pub struct RawStorage {
     pub data_dir: Option<Spanned<String>>,
     pub database_url: Option<Spanned<String>>,
+    pub cache_dir: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
