@@ -45,7 +45,7 @@
 //! and escaping), [`crypto`] (HMAC and signature schemes) and [`clock`].
 //!
 //! Build the component with `cargo build --release --target wasm32-wasip2`
-//! and check it with `omni plugin test target/wasm32-wasip2/release/<name>.wasm`.
+//! and look at it with `omni plugin inspect target/wasm32-wasip2/release/<name>.wasm`.
 
 #![warn(missing_docs)]
 
