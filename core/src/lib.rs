@@ -7,8 +7,8 @@
 //! connected component of trusted [`Link`]s between [`IdentityKey`]s, kept
 //! honest by [`IdentityGuards`]), files messages into [`Conversation`]s
 //! across channels, keeps the outbox of replies and an event log that
-//! timelines are read from. [`metrics`] turns stored facts into channel
-//! metrics. [`store::sql`] runs on SQLite and PostgreSQL.
+//! timelines are read from and subscribers follow ([`LoggedEvent`]).
+//! [`metrics`] turns stored facts into channel metrics. [`store::sql`] runs on SQLite and PostgreSQL.
 
 mod event;
 pub mod identity;
@@ -18,6 +18,7 @@ pub mod metrics;
 mod model;
 mod outbox;
 pub mod store;
+mod stream;
 mod timestamp;
 
 pub use event::{
@@ -34,4 +35,5 @@ pub use model::{
 };
 pub use outbox::{DeadLetter, DeadLetterQuery, NewOutbound, OutboxJob, SendOutcome};
 pub use store::{AfterResolved, ConversationQuery, Decision, KvEntry, Store, StoreError, StoreOptions};
+pub use stream::{LoggedEvent, NewParked, ParkedEvent, ParkedOutcome, ParkedState, StartAt, SubscriberStatus};
 pub use timestamp::{Clock, Timestamp};

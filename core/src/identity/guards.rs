@@ -116,6 +116,14 @@ impl IdentityGuards {
         None
     }
 
+    /// The guards for an operator's explicit merge: CRM ids are no longer
+    /// unique (the integrations merge their records after the persons merge).
+    pub fn for_operator(&self) -> Self {
+        let mut guards = self.clone();
+        guards.unique_kinds.remove(&IdentityKind::CrmId);
+        guards
+    }
+
     /// Why the union of two persons' identities is too many of one kind.
     pub fn over_cap(&self, a: &[IdentityKey], b: &[IdentityKey]) -> Option<String> {
         let union: BTreeSet<&IdentityKey> = a.iter().chain(b).collect();

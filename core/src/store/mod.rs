@@ -13,8 +13,9 @@ use crate::identity::IdentityGuards;
 use crate::metrics::{MetricsQuery, MetricsReport};
 use crate::{
     AuditEntry, ConnectorId, Conversation, ConversationDetail, ConversationId, ConversationStatus, ConversationUpdate,
-    DeadLetter, DeadLetterQuery, IngestBatch, IngestReport, KvChanges, Message, NewOutbound, OutboxJob, Page, Person,
-    PersonId, SendOutcome, Suggestion, TimelineEntry, Timestamp,
+    DeadLetter, DeadLetterQuery, IdentityKey, IngestBatch, IngestReport, KvChanges, LoggedEvent, Message, NewOutbound,
+    NewParked, OutboxJob, Page, ParkedEvent, ParkedOutcome, Person, PersonId, SendOutcome, StartAt, SubscriberStatus,
+    Suggestion, TimelineEntry, Timestamp,
 };
 
 pub mod sql;
@@ -45,6 +46,10 @@ pub enum StoreError {
     /// The outbox row was claimed again by someone else (the lease expired).
     #[error("outbox row {0} was claimed again before this attempt finished")]
     LeaseLost(i64),
+    /// A subscriber's cursor moved under the host delivering to it (a replay,
+    /// or another host took its lease over).
+    #[error("subscriber {0} was moved by a replay or another host; delivery resumes from its new cursor")]
+    SubscriberMoved(String),
     /// A merge the guards refuse; the reason says which guard.
     #[error("merge refused: {0}")]
     MergeRefused(String),
@@ -215,6 +220,85 @@ pub trait Store: Send + Sync + 'static {
 
     /// Checks that the database answers.
     async fn health(&self) -> Result<(), StoreError>;
+
+    /// Up to `limit` events of the log after position `after`, in order.
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<LoggedEvent>, StoreError>;
+
+    /// The events at these positions, in log order (missing ones skipped).
+    async fn events_at(&self, positions: &[i64]) -> Result<Vec<LoggedEvent>, StoreError>;
+
+    /// The position of the newest event (0 when the log is empty).
+    async fn event_head(&self) -> Result<i64, StoreError>;
+
+    /// Creates a subscriber if new (starting at `start`) and takes or renews
+    /// its lease for `holder` until `lease_until`. Returns its cursor, or
+    /// `None` while another holder's lease runs.
+    async fn acquire_subscriber(
+        &self,
+        name: &str,
+        start: StartAt,
+        holder: &str,
+        lease_until: Timestamp,
+    ) -> Result<Option<i64>, StoreError>;
+
+    /// Moves a subscriber's cursor from `from` to `to`, parking `parked` in
+    /// the same transaction; fails with [`StoreError::SubscriberMoved`] if
+    /// the cursor is not at `from` or the lease is gone.
+    async fn advance_subscriber(
+        &self,
+        name: &str,
+        holder: &str,
+        from: i64,
+        to: i64,
+        parked: Vec<NewParked>,
+        lease_until: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Gives up a subscriber's lease.
+    async fn release_subscriber(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+
+    /// Person keys with events waiting for this subscriber.
+    async fn waiting_persons(&self, name: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Due waiting events of a subscriber, each the oldest of its person.
+    async fn parked_due(&self, name: &str, limit: u32) -> Result<Vec<ParkedEvent>, StoreError>;
+
+    /// When the next waiting event of a subscriber becomes due.
+    async fn parked_next_due(&self, name: &str) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Records the outcome of retrying a parked event.
+    async fn finish_parked(&self, id: i64, outcome: ParkedOutcome) -> Result<(), StoreError>;
+
+    /// Events subscribers gave up on (of one subscriber, or all).
+    async fn subscriber_dead_letters(&self, name: Option<&str>, limit: u32) -> Result<Vec<ParkedEvent>, StoreError>;
+
+    /// Puts a subscriber's dead letter back in line.
+    async fn retry_subscriber_dead_letter(&self, id: i64) -> Result<ParkedEvent, StoreError>;
+
+    /// Moves a subscriber's cursor back (or forward) to `position`.
+    async fn replay_subscriber(&self, name: &str, position: i64) -> Result<(), StoreError>;
+
+    /// Every subscriber's progress.
+    async fn subscribers(&self) -> Result<Vec<SubscriberStatus>, StoreError>;
+
+    /// Links a CRM record id (`key`, kind `crm_id`) to a person as a trusted,
+    /// verified identity; `source` is the integration instance.
+    async fn link_record(&self, person: PersonId, key: IdentityKey, source: &str) -> Result<PersonId, StoreError>;
+
+    /// A cached integration profile of a person and when it was fetched.
+    async fn cached_profile(
+        &self,
+        connector: &ConnectorId,
+        person: PersonId,
+    ) -> Result<Option<(Option<serde_json::Value>, Timestamp)>, StoreError>;
+
+    /// Caches what an integration said about a person (`None`: nothing).
+    async fn store_profile(
+        &self,
+        connector: &ConnectorId,
+        person: PersonId,
+        data: Option<serde_json::Value>,
+    ) -> Result<(), StoreError>;
 }
 
 /// Opens the store a database URL names, creating and migrating it as needed.

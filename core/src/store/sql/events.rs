@@ -1,10 +1,13 @@
 //! The event log: every domain change, appended in the transaction that
-//! makes it. Timelines are read from it; subscribers will follow it.
+//! makes it and given its position when that transaction commits
+//! ([`seal`]). Timelines are read from it; subscribers follow it.
 
-use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool};
 
+use super::rows;
 use crate::store::StoreError;
-use crate::{ConversationId, MessageId, PersonId, Timestamp};
+use crate::{ConversationId, LoggedEvent, MessageId, PersonId, Timestamp};
 
 /// Event kinds.
 pub mod kind {
@@ -58,7 +61,7 @@ pub struct NewEvent<'a> {
     pub at: Timestamp,
 }
 
-/// Appends an event.
+/// Appends an event; it gets its position from [`seal`] at commit.
 pub async fn append(tx: &mut AnyConnection, event: NewEvent<'_>) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO events (workspace, kind, person_id, conversation_id, message_id, data, created_at)
@@ -74,4 +77,82 @@ pub async fn append(tx: &mut AnyConnection, event: NewEvent<'_>) -> Result<(), S
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+/// Gives the transaction's new events their positions, right before it
+/// commits. The `event_head` row lock is held until the commit, so
+/// transactions hand out positions in commit order and a reader never finds
+/// a position below one it has already seen. Cheap when nothing was appended.
+pub async fn seal(tx: &mut AnyConnection) -> Result<(), StoreError> {
+    // On PostgreSQL the uncommitted rows of other transactions are invisible
+    // here; on SQLite the single writer has no others.
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE position IS NULL")
+        .fetch_one(&mut *tx)
+        .await?;
+    if count == 0 {
+        return Ok(());
+    }
+    let head: i64 = sqlx::query_scalar("UPDATE event_head SET position = position + $1 WHERE id = 1 RETURNING position")
+        .bind(count)
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE events SET position = numbered.position
+         FROM (SELECT id, $1 + ROW_NUMBER() OVER (ORDER BY id) AS position FROM events WHERE position IS NULL) AS numbered
+         WHERE events.id = numbered.id",
+    )
+    .bind(head - count)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+const LOGGED_COLUMNS: &str = "position, workspace, kind, person_id, conversation_id, message_id, data, created_at";
+
+fn logged(row: &AnyRow) -> Result<LoggedEvent, StoreError> {
+    Ok(LoggedEvent {
+        position: rows::get(row, "position")?,
+        workspace: rows::get(row, "workspace")?,
+        kind: rows::get(row, "kind")?,
+        person_id: rows::opt_id_col(row, "person_id")?,
+        conversation_id: rows::opt_id_col(row, "conversation_id")?,
+        message_id: rows::opt_id_col(row, "message_id")?,
+        data: rows::json(&rows::get::<String>(row, "data")?)?,
+        at: rows::time(row, "created_at")?,
+    })
+}
+
+/// Up to `limit` events after `after`, in log order.
+pub async fn after(pool: &AnyPool, after: i64, limit: u32) -> Result<Vec<LoggedEvent>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {LOGGED_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2"
+    ))
+    .bind(after)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(logged).collect()
+}
+
+/// The events at these positions, in log order.
+pub async fn at_positions(pool: &AnyPool, positions: &[i64]) -> Result<Vec<LoggedEvent>, StoreError> {
+    if positions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {LOGGED_COLUMNS} FROM events WHERE position IN ({}) ORDER BY position",
+        rows::placeholders(1, positions.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for position in positions {
+        query = query.bind(*position);
+    }
+    query.fetch_all(pool).await?.iter().map(logged).collect()
+}
+
+/// The position of the newest committed event (0 for an empty log).
+pub async fn head(pool: &AnyPool) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar("SELECT position FROM event_head WHERE id = 1")
+        .fetch_one(pool)
+        .await?)
 }

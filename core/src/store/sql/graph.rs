@@ -738,7 +738,9 @@ pub async fn operator_merge(
             "the persons are in different workspaces ({workspace} and {other_workspace}); workspaces never share persons"
         )));
     }
-    if let Some((_, why)) = merge_refusal(tx, guards, a, b).await? {
+    // Two records of one CRM on the two persons are what an operator's merge
+    // resolves: the integrations merge their records when they see it.
+    if let Some((_, why)) = merge_refusal(tx, &guards.for_operator(), a, b).await? {
         audit(
             tx,
             NewAudit {
@@ -1107,4 +1109,91 @@ pub async fn decide_suggestion(
     read::suggestion_in(tx, id)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("suggestion {id}")))
+}
+
+/// An integration says `key` (a CRM record id) is this person's record:
+/// the id joins the person as a verified identity with a trusted link from
+/// the person's first identity. A record id already on another person is
+/// left there and raises a suggestion. Returns the live person.
+pub async fn link_record(
+    tx: &mut AnyConnection,
+    guards: &IdentityGuards,
+    person: PersonId,
+    key: &IdentityKey,
+    source: &str,
+    now: Timestamp,
+) -> Result<PersonId, StoreError> {
+    let workspace: Option<String> = sqlx::query_scalar("SELECT workspace FROM persons WHERE id = $1")
+        .bind(person.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+    let workspace = workspace.ok_or_else(|| StoreError::NotFound(format!("person {person}")))?;
+    // Identity locks come before person locks, as in `resolve`.
+    let mut keys = vec![format!("identity|{workspace}|{}|{}", key.kind, key.value)];
+    locks::keys(tx, &mut keys).await?;
+    let person = locks::live_person(tx, person).await?;
+    let r = Resolver {
+        workspace: &workspace,
+        source,
+        guards,
+        now,
+    };
+    let anchor: Option<i64> = sqlx::query_scalar("SELECT MIN(id) FROM identities WHERE person_id = $1")
+        .bind(person.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+    let Some(anchor) = anchor else {
+        return Err(StoreError::Invalid(format!("person {person} has no identities to link a record to")));
+    };
+    let link = |to: i64| NewLink {
+        workspace: &workspace,
+        from: anchor,
+        to,
+        trusted: true,
+        source_kind: SourceKind::Connector,
+        source,
+        reason: "record id returned by the integration",
+        now,
+    };
+    match find_node(tx, &workspace, key).await? {
+        None => {
+            let new = NewNode {
+                key,
+                person: Some(person),
+                verified_by: Some(source),
+                is_address: false,
+            };
+            let id = insert_node(tx, &r, new).await?;
+            insert_link(tx, link(id)).await?;
+        }
+        Some(node) if node.person == Some(person) => {
+            if !node.verified {
+                mark_verified(tx, node.id, source).await?;
+            }
+        }
+        Some(node) if node.person.is_none() => {
+            mark_verified(tx, node.id, source).await?;
+            adopt_node(tx, &r, &node, key, person).await?;
+            insert_link(tx, link(node.id)).await?;
+        }
+        Some(node) => {
+            let owner = node.person.unwrap_or(person);
+            let detail = format!("{} {} returned for this person belongs to another person", key.kind, key.value);
+            suggest(
+                tx,
+                NewSuggestion {
+                    workspace: &workspace,
+                    person,
+                    other: owner,
+                    identity: Some(node.id),
+                    reason: SuggestionReason::UniqueConflict,
+                    detail: &detail,
+                    source,
+                    now,
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(person)
 }

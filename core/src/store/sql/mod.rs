@@ -11,8 +11,9 @@
 //!
 //! Modules: `graph` (identity resolution, merges, splits, suggestions),
 //! `conversations` (continuity and status), `ingest` (one plugin call's
-//! events), `outbox`, `kv`, `events` (the event log), `read` (listings,
-//! timeline, metrics) and `rows` (decoding).
+//! events), `outbox`, `kv`, `events` (the event log), `subscribers` (their
+//! cursors, parked events and cached profiles), `read` (listings, timeline,
+//! metrics) and `rows` (decoding).
 
 use std::sync::Once;
 use std::time::Duration;
@@ -26,8 +27,9 @@ use super::{ConversationQuery, Decision, KvEntry, Store, StoreError, StoreOption
 use crate::metrics::{MetricsQuery, MetricsReport};
 use crate::{
     AuditEntry, ConnectorId, Conversation, ConversationDetail, ConversationId, ConversationUpdate, DeadLetter,
-    DeadLetterQuery, IngestBatch, IngestReport, KvChanges, Message, NewOutbound, OutboxJob, Page, Person, PersonId,
-    SendOutcome, Suggestion, TimelineEntry, Timestamp,
+    DeadLetterQuery, IdentityKey, IngestBatch, IngestReport, KvChanges, LoggedEvent, Message, NewOutbound, NewParked,
+    OutboxJob, Page, ParkedEvent, ParkedOutcome, Person, PersonId, SendOutcome, StartAt, SubscriberStatus, Suggestion,
+    TimelineEntry, Timestamp,
 };
 
 mod conversations;
@@ -39,6 +41,7 @@ mod locks;
 mod outbox;
 mod read;
 mod rows;
+mod subscribers;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -162,7 +165,10 @@ macro_rules! write_tx {
                 $body.await
             };
             let result = match result {
-                Ok(value) => transaction.commit().await.map(|()| value).map_err(StoreError::from),
+                Ok(value) => match events::seal(&mut transaction).await {
+                    Ok(()) => transaction.commit().await.map(|()| value).map_err(StoreError::from),
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(e),
             };
             match result {
@@ -309,5 +315,120 @@ impl Store for SqlStore {
     async fn health(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())
+    }
+
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<LoggedEvent>, StoreError> {
+        events::after(&self.reader, after, limit).await
+    }
+
+    async fn events_at(&self, positions: &[i64]) -> Result<Vec<LoggedEvent>, StoreError> {
+        events::at_positions(&self.reader, positions).await
+    }
+
+    async fn event_head(&self) -> Result<i64, StoreError> {
+        events::head(&self.reader).await
+    }
+
+    async fn acquire_subscriber(
+        &self,
+        name: &str,
+        start: StartAt,
+        holder: &str,
+        lease_until: Timestamp,
+    ) -> Result<Option<i64>, StoreError> {
+        let now = self.options.clock.now();
+        write_tx!(self, |tx| subscribers::acquire(tx, name, start, holder, lease_until, now))
+    }
+
+    async fn advance_subscriber(
+        &self,
+        name: &str,
+        holder: &str,
+        from: i64,
+        to: i64,
+        parked: Vec<NewParked>,
+        lease_until: Timestamp,
+    ) -> Result<(), StoreError> {
+        let now = self.options.clock.now();
+        write_tx!(self, |tx| subscribers::advance(
+            tx,
+            name,
+            holder,
+            from,
+            to,
+            &parked,
+            lease_until,
+            now
+        ))
+    }
+
+    async fn release_subscriber(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        write_tx!(self, |tx| subscribers::release(tx, name, holder))
+    }
+
+    async fn waiting_persons(&self, name: &str) -> Result<Vec<String>, StoreError> {
+        subscribers::waiting_persons(&self.reader, name).await
+    }
+
+    async fn parked_due(&self, name: &str, limit: u32) -> Result<Vec<ParkedEvent>, StoreError> {
+        let now = self.options.clock.now();
+        subscribers::due(&self.reader, name, now, limit).await
+    }
+
+    async fn parked_next_due(&self, name: &str) -> Result<Option<Timestamp>, StoreError> {
+        subscribers::next_due(&self.reader, name).await
+    }
+
+    async fn finish_parked(&self, id: i64, outcome: ParkedOutcome) -> Result<(), StoreError> {
+        let now = self.options.clock.now();
+        write_tx!(self, |tx| subscribers::finish(tx, id, &outcome, now))
+    }
+
+    async fn subscriber_dead_letters(&self, name: Option<&str>, limit: u32) -> Result<Vec<ParkedEvent>, StoreError> {
+        subscribers::dead_letters(&self.reader, name, limit).await
+    }
+
+    async fn retry_subscriber_dead_letter(&self, id: i64) -> Result<ParkedEvent, StoreError> {
+        let now = self.options.clock.now();
+        write_tx!(self, |tx| subscribers::retry_dead(tx, id, now))
+    }
+
+    async fn replay_subscriber(&self, name: &str, position: i64) -> Result<(), StoreError> {
+        let now = self.options.clock.now();
+        write_tx!(self, |tx| subscribers::replay(tx, name, position, now))
+    }
+
+    async fn subscribers(&self) -> Result<Vec<SubscriberStatus>, StoreError> {
+        subscribers::statuses(&self.reader).await
+    }
+
+    async fn link_record(&self, person: PersonId, key: IdentityKey, source: &str) -> Result<PersonId, StoreError> {
+        let guards = &self.options.guards;
+        let now = self.options.clock.now();
+        write_tx!(self, |tx| graph::link_record(tx, guards, person, &key, source, now))
+    }
+
+    async fn cached_profile(
+        &self,
+        connector: &ConnectorId,
+        person: PersonId,
+    ) -> Result<Option<(Option<serde_json::Value>, Timestamp)>, StoreError> {
+        subscribers::cached_profile(&self.reader, connector.as_str(), person).await
+    }
+
+    async fn store_profile(
+        &self,
+        connector: &ConnectorId,
+        person: PersonId,
+        data: Option<serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        let now = self.options.clock.now();
+        write_tx!(self, |tx| subscribers::store_profile(
+            tx,
+            connector.as_str(),
+            person,
+            data.as_ref(),
+            now
+        ))
     }
 }

@@ -18,6 +18,7 @@ mod delivery;
 mod graph;
 mod metrics;
 mod properties;
+mod stream;
 
 /// Which backend a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
