@@ -98,6 +98,26 @@ pub struct CsatEvent {
     pub at: Option<Timestamp>,
 }
 
+/// Something a person did outside of a conversation, reported by an
+/// integration; logged as `integration.<kind>` on the person's timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntegrationActivity {
+    /// The integration's id of this occurrence; a repeat is dropped.
+    pub external_id: String,
+    /// Who it concerns.
+    pub subject: IdentityClaim,
+    /// Further identifiers of the same person.
+    pub claims: Vec<IdentityClaim>,
+    /// What happened, e.g. `checkout.abandoned` (checked by the host).
+    pub kind: String,
+    /// One line for agents.
+    pub summary: String,
+    /// Details, a JSON object.
+    pub data: serde_json::Value,
+    /// When it happened.
+    pub at: Option<Timestamp>,
+}
+
 /// One event to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InboundEvent {
@@ -111,6 +131,8 @@ pub enum InboundEvent {
     Call(CallEvent),
     /// A satisfaction answer.
     Csat(CsatEvent),
+    /// An integration's event about a person.
+    Integration(IntegrationActivity),
 }
 
 /// Everything one plugin call produced, stored in one transaction.
@@ -144,4 +166,6 @@ pub struct IngestReport {
     pub statuses_early: usize,
     /// Satisfaction answers stored.
     pub csat_answers: usize,
+    /// Integration events stored.
+    pub activities: usize,
 }

@@ -23,7 +23,7 @@ mod timestamp;
 
 pub use event::{
     CallEvent, CsatEvent, DeliveryUpdate, IdentityClaim, InboundEvent, InboundMessage, IngestBatch, IngestReport,
-    ProfileUpdate,
+    IntegrationActivity, ProfileUpdate,
 };
 pub use identity::{Email, IdentityError, IdentityGuards, IdentityKey, IdentityKind, Normalizer, PhoneE164, Region};
 pub use ids::{ConnectorId, ConversationId, InvalidConnectorId, MessageId, PersonId};

@@ -111,6 +111,8 @@ pub struct NewParked {
     pub next_attempt_at: Timestamp,
     /// Why, when an attempt failed.
     pub error: Option<String>,
+    /// Waiting for a retry, or dead at once (a permanent error).
+    pub state: ParkedState,
 }
 
 /// What became of retrying a parked event.

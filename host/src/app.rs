@@ -1,5 +1,5 @@
-//! Assembles a running host from a config: store, runtime, connectors,
-//! dispatcher and HTTP server.
+//! Assembles a running host from a config: store, runtime, connectors and
+//! integrations, dispatcher, event-log subscribers and HTTP server.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -7,14 +7,16 @@ use std::time::Instant;
 use omni_core::{Store, StoreError};
 use tokio::sync::Notify;
 
-use crate::config::{Config, ConfigError};
-use crate::connector::{Connector, Registry};
+use crate::config::{Config, ConfigError, PluginConfig};
+use crate::connector::Registry;
 use crate::contention::RetryLanes;
 use crate::dispatch::Dispatcher;
 use crate::dispatch::limits::SendLimits;
 use crate::http::{self, AppInner, AppState};
 use crate::ingest::Inbound;
-use crate::runtime::{CacheOutcome, EngineOptions, LoadError, Runtime};
+use crate::log_watch::LogWatch;
+use crate::runtime::{CacheOutcome, EngineOptions, LoadError, LoadedPlugin, Runtime};
+use crate::subscribers;
 use crate::shutdown::{self, Shutdown};
 use crate::telemetry::Telemetry;
 
@@ -92,6 +94,23 @@ pub fn runtime_for(config: &Config) -> Result<Runtime, LoadError> {
     Runtime::new(options, Some(config.storage.cache_dir.clone()))
 }
 
+/// Refuses config that does not fit the plugin's world: `[plugins.subscribe]`
+/// on a channel connector.
+pub fn check_world(plugin: &PluginConfig, index: usize, loaded: &LoadedPlugin) -> Result<(), StartError> {
+    if let (LoadedPlugin::Channel(_), Some(location)) = (loaded, &plugin.subscribe_location) {
+        return Err(ConfigError::Invalid {
+            location: location.clone(),
+            key: format!("plugins[{index}].subscribe"),
+            message: format!(
+                "{} is a channel connector; only integrations (world `crm`) follow the event log",
+                plugin.wasm.display()
+            ),
+        }
+        .into());
+    }
+    Ok(())
+}
+
 impl App {
     /// Opens the store and loads every configured plugin.
     pub async fn build(config: Config) -> Result<(Self, StartReport), StartError> {
@@ -100,28 +119,32 @@ impl App {
         let registry = Arc::new(Registry::new());
         let mut report = StartReport::default();
         for (index, plugin) in config.plugins.iter().enumerate() {
-            let (channel, load) = runtime.load_channel(plugin, index, Some(store.clone())).await?;
+            let (loaded, load) = runtime.load(plugin, index, Some(store.clone())).await?;
+            check_world(plugin, index, &loaded)?;
             match load.cache {
                 CacheOutcome::Hit => report.cache_hits += 1,
                 CacheOutcome::Miss | CacheOutcome::Uncached => report.compiled += 1,
             }
             tracing::info!(
                 connector = %plugin.id,
-                plugin = %channel.manifest().id,
-                version = %channel.manifest().version,
-                channel = %channel.manifest().channel,
+                plugin = %loaded.manifest().id,
+                version = %loaded.manifest().version,
+                world = loaded.world(),
+                channel = %loaded.manifest().channel,
                 cache = ?load.cache,
                 elapsed_ms = load.elapsed.as_millis() as u64,
                 "connector loaded"
             );
-            registry.insert(Arc::new(channel));
+            registry.insert(loaded.into_connector());
         }
+        let log = LogWatch::new(store.event_head().await?);
         let telemetry = Arc::new(Telemetry::new());
         let inbound = Inbound {
             store: store.clone(),
             lanes: Arc::new(RetryLanes::new()),
             normalizer: config.normalizer,
             telemetry: telemetry.clone(),
+            log: log.clone(),
         };
         let state = Arc::new(AppInner {
             store,
@@ -131,6 +154,8 @@ impl App {
             telemetry,
             tokens: config.api_tokens.clone(),
             max_body_bytes: config.server.max_body_bytes,
+            log,
+            lookup_ttls: config.plugins.iter().map(|p| (p.id.clone(), p.lookup_ttl)).collect(),
         });
         Ok((Self { state, runtime, config }, report))
     }
@@ -160,12 +185,25 @@ impl App {
                 std::time::Instant::now(),
             ),
         );
-        let dispatching = tokio::spawn(dispatcher.run(shutdown));
+        let dispatching = tokio::spawn(dispatcher.run(shutdown.clone()));
+        let watching = tokio::spawn(self.state.log.clone().run(self.state.store.clone(), shutdown.clone()));
+        let following = subscribers::spawn_all(
+            &self.state.registry,
+            &self.config.plugins,
+            self.state.store.clone(),
+            self.state.log.clone(),
+            self.state.telemetry.clone(),
+            shutdown,
+        );
         tracing::info!(%address, connectors = self.state.registry.ids().len(), "omni is listening");
         let router = http::router(self.state.clone());
         let served = axum::serve(listener, router).with_graceful_shutdown(stop).await;
         trigger.trigger();
         let _ = dispatching.await;
+        let _ = watching.await;
+        for follower in following {
+            let _ = follower.await;
+        }
         served.map_err(|source| StartError::Io {
             what: "the HTTP server failed".into(),
             source,

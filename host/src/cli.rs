@@ -9,8 +9,7 @@ use omni_core::{Decision, PersonId};
 
 use crate::app::{self, StartError};
 use crate::config::Config;
-use crate::connector::Connector;
-use crate::runtime::{EngineOptions, Runtime};
+use crate::runtime::{EngineOptions, LoadedPlugin, Runtime};
 
 /// Omni: one conversation store for every channel, with connectors as sandboxed plugins.
 #[derive(Debug, Parser)]
@@ -62,6 +61,15 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         command: PersonsCommand,
+    },
+    /// Look at the event log and its subscribers, replay it to one.
+    Events {
+        /// The config file (for the database).
+        #[arg(short, long, default_value = "omni.toml", env = "OMNI_CONFIG", global = true)]
+        config: PathBuf,
+        /// What to do.
+        #[command(subcommand)]
+        command: EventsCommand,
     },
     /// Create or upgrade the database schema, then exit.
     Migrate {
@@ -118,6 +126,32 @@ pub enum PersonsCommand {
         /// Who decides, for the audit log.
         #[arg(long, env = "USER", default_value = "operator")]
         by: String,
+    },
+}
+
+/// `omni events ...`
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Print every subscriber's cursor, lag, waiting events and dead letters as JSON.
+    Subscribers,
+    /// Deliver the log to a subscriber again from a position (0: the whole
+    /// log). A running host picks the new cursor up within seconds.
+    Replay {
+        /// The subscriber: an integration's instance id.
+        #[arg(long)]
+        subscriber: String,
+        /// Deliver the events after this position.
+        #[arg(long)]
+        from: i64,
+    },
+    /// Print events of the log after a position as JSON lines.
+    List {
+        /// Print the events after this position.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// Most events to print.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
     },
 }
 
@@ -180,6 +214,7 @@ async fn execute(command: Command) -> Result<(), StartError> {
             command: PluginCommand::Inspect { wasm },
         } => inspect(&wasm).await,
         Command::Persons { config, command } => persons(&config, command).await,
+        Command::Events { config, command } => events(&config, command).await,
         Command::Migrate { config } => {
             let config = Config::load(&config)?;
             app::open_store(&config).await?;
@@ -250,18 +285,52 @@ async fn persons(path: &Path, command: PersonsCommand) -> Result<(), StartError>
     Ok(())
 }
 
+async fn events(path: &Path, command: EventsCommand) -> Result<(), StartError> {
+    let config = Config::load(path)?;
+    let store = app::open_store(&config).await?;
+    let failed = |e: omni_core::StoreError| StartError::Command(e.to_string());
+    match command {
+        EventsCommand::Subscribers => {
+            let subscribers = store.subscribers().await.map_err(failed)?;
+            println!("{}", serde_json::to_string_pretty(&subscribers).unwrap_or_default());
+        }
+        EventsCommand::Replay { subscriber, from } => {
+            if !config.plugins.iter().any(|p| p.id.as_str() == subscriber) {
+                let known: Vec<&str> = config.plugins.iter().map(|p| p.id.as_str()).collect();
+                return Err(StartError::Command(format!(
+                    "no plugin instance {subscriber:?} in {} (configured: {})",
+                    path.display(),
+                    known.join(", ")
+                )));
+            }
+            store.replay_subscriber(&subscriber, from).await.map_err(failed)?;
+            let head = store.event_head().await.map_err(failed)?;
+            println!(
+                "{subscriber} will receive the events after position {from} again ({} events, up to {head})",
+                (head - from).max(0)
+            );
+        }
+        EventsCommand::List { after, limit } => {
+            for event in store.events_after(after, limit).await.map_err(failed)? {
+                println!("{}", serde_json::to_string(&event).unwrap_or_default());
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn check_config(path: &Path) -> Result<(), StartError> {
     let config = Config::load(path)?;
     let runtime = app::runtime_for(&config)?;
     for (index, plugin) in config.plugins.iter().enumerate() {
-        let (channel, _) = runtime.load_channel(plugin, index, None).await?;
-        println!(
-            "plugin {}: {} {} ({}) ok",
-            plugin.id,
-            channel.manifest().id,
-            channel.manifest().version,
-            channel.manifest().channel
-        );
+        let (loaded, _) = runtime.load(plugin, index, None).await?;
+        app::check_world(plugin, index, &loaded)?;
+        let manifest = loaded.manifest();
+        let what = match &loaded {
+            LoadedPlugin::Channel(_) => format!("channel {}", manifest.channel),
+            LoadedPlugin::Integration(_) => "integration".to_owned(),
+        };
+        println!("plugin {}: {} {} ({what}) ok", plugin.id, manifest.id, manifest.version);
     }
     println!("{} is valid ({} plugins)", path.display(), config.plugins.len());
     Ok(())

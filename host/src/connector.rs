@@ -1,5 +1,6 @@
-//! The host's view of a channel connector, whatever runs it, and the
-//! registry of configured connector instances.
+//! The host's view of a connector instance (a channel, or an integration
+//! that also follows the event log), whatever runs it, and the registry of
+//! configured instances.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -31,6 +32,10 @@ pub trait Connector: Send + Sync + 'static {
     fn manifest(&self) -> &Manifest;
     /// The per-call limits.
     fn limits(&self) -> &Limits;
+    /// The instance as an integration, when it is one.
+    fn integration(&self) -> Option<&dyn Integration> {
+        None
+    }
     /// Runs `handle-webhook`.
     async fn handle_webhook(
         &self,
@@ -42,6 +47,21 @@ pub trait Connector: Send + Sync + 'static {
         message: wit::OutboundMessage,
         recipient: wit::Identity,
     ) -> Result<CallOutput<Result<wit::SendReceipt, wit::SendError>>, CallError>;
+}
+
+/// A CRM or commerce integration: follows the event log and enriches persons.
+#[async_trait]
+pub trait Integration: Send + Sync {
+    /// Runs `on-event`.
+    async fn on_event(
+        &self,
+        event: wit::DomainEvent,
+    ) -> Result<CallOutput<Result<wit::EventOutcome, wit::IntegrationError>>, CallError>;
+    /// Runs `lookup`.
+    async fn lookup(
+        &self,
+        person: wit::Person,
+    ) -> Result<CallOutput<Result<Option<wit::Profile>, wit::IntegrationError>>, CallError>;
 }
 
 /// The configured connector instances, by id.
@@ -66,6 +86,12 @@ impl Registry {
     pub fn get(&self, id: &ConnectorId) -> Option<Arc<dyn Connector>> {
         let map = self.connectors.read().unwrap_or_else(|e| e.into_inner());
         map.get(id).cloned()
+    }
+
+    /// The instances that are integrations, sorted by id.
+    pub fn integrations(&self) -> Vec<Arc<dyn Connector>> {
+        let map = self.connectors.read().unwrap_or_else(|e| e.into_inner());
+        map.values().filter(|c| c.integration().is_some()).cloned().collect()
     }
 
     /// All instance ids, sorted.

@@ -3,7 +3,7 @@
 
 use omni_core::{
     Attachment, CallEvent, CsatEvent, DeliveryUpdate, Direction, IdentityClaim, IdentityKind, InboundEvent,
-    InboundMessage, MessageStatus, Normalizer, ProfileUpdate, Timestamp,
+    InboundMessage, IntegrationActivity, MessageStatus, Normalizer, ProfileUpdate, Timestamp,
 };
 
 use crate::runtime::bindings::wit;
@@ -80,6 +80,7 @@ pub fn normalize(
             wit::Event::ContactProfile(p) => Some(InboundEvent::Profile(ctx.profile(p).map_err(invalid)?)),
             wit::Event::CallRecord(c) => Some(InboundEvent::Call(ctx.call(c).map_err(invalid)?)),
             wit::Event::Csat(c) => Some(InboundEvent::Csat(ctx.csat(c).map_err(invalid)?)),
+            wit::Event::Integration(a) => Some(InboundEvent::Integration(ctx.activity(a).map_err(invalid)?)),
             // Typing indicators are not stored.
             wit::Event::Activity(_) => None,
         };
@@ -236,6 +237,41 @@ impl Ctx<'_> {
             scale: c.scale,
             comment: c.comment,
             at: c.at.map(Timestamp::from_millis),
+        })
+    }
+}
+
+impl Ctx<'_> {
+    fn activity(&self, a: wit::IntegrationEvent) -> Result<IntegrationActivity, String> {
+        self.reference("external-id", &a.external_id)?;
+        let kind_ok = !a.kind.is_empty()
+            && a.kind.len() <= 64
+            && a.kind.starts_with(|c: char| c.is_ascii_lowercase())
+            && a
+                .kind
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
+        if !kind_ok {
+            return Err(format!(
+                "kind {:?} must be 1 to 64 lower-case letters, digits, '.', '_' or '-', starting with a letter",
+                a.kind
+            ));
+        }
+        self.text("summary", &a.summary)?;
+        self.text("data", &a.data)?;
+        let data: serde_json::Value =
+            serde_json::from_str(&a.data).map_err(|e| format!("data is not JSON: {e}"))?;
+        if !data.is_object() {
+            return Err("data must be a JSON object".to_owned());
+        }
+        Ok(IntegrationActivity {
+            external_id: a.external_id,
+            subject: self.identity(&a.subject).map_err(|e| format!("subject: {e}"))?,
+            claims: self.claims(&a.claims)?,
+            kind: a.kind,
+            summary: a.summary.chars().take(500).collect(),
+            data,
+            at: a.at.map(Timestamp::from_millis),
         })
     }
 }

@@ -52,6 +52,8 @@ pub struct Inbound {
     pub normalizer: Normalizer,
     /// Counters.
     pub telemetry: Arc<Telemetry>,
+    /// Told when events commit, to wake event-log readers.
+    pub log: Arc<crate::log_watch::LogWatch>,
 }
 
 impl Inbound {
@@ -109,6 +111,7 @@ impl Inbound {
             };
             match self.store.ingest(batch).await {
                 Ok(report) => {
+                    self.log.nudge();
                     let (id, channel) = (connector.id().as_str(), connector.manifest().channel.as_str());
                     self.telemetry
                         .messages(id, channel, "inbound", report.messages.len() as u64);

@@ -41,6 +41,7 @@ pub struct Telemetry {
     duplicates: Family<ConnectorLabels, Counter>,
     plugin_failures: Family<OutcomeLabels, Counter>,
     deliveries: Family<OutcomeLabels, Counter>,
+    events_delivered: Family<OutcomeLabels, Counter>,
     csat: Family<ConnectorLabels, Counter>,
     call_seconds: Family<CallLabels, Histogram>,
 }
@@ -85,6 +86,12 @@ impl Telemetry {
             "Send attempts by result (sent, retry, failed)",
             deliveries.clone(),
         );
+        let events_delivered = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "subscriber_events",
+            "Event-log deliveries to subscribers by result (delivered, retry, dead, parked)",
+            events_delivered.clone(),
+        );
         let csat = Family::<ConnectorLabels, Counter>::default();
         registry.register("csat_answers", "Satisfaction answers stored", csat.clone());
         let call_seconds = Family::<CallLabels, Histogram>::new_with_constructor(|| {
@@ -102,6 +109,7 @@ impl Telemetry {
             duplicates,
             plugin_failures,
             deliveries,
+            events_delivered,
             csat,
             call_seconds,
         }
@@ -155,6 +163,16 @@ impl Telemetry {
         self.deliveries
             .get_or_create(&OutcomeLabels {
                 connector: connector.to_owned(),
+                outcome: result.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts an event-log delivery to a subscriber.
+    pub fn subscriber_event(&self, subscriber: &str, result: &str) {
+        self.events_delivered
+            .get_or_create(&OutcomeLabels {
+                connector: subscriber.to_owned(),
                 outcome: result.to_owned(),
             })
             .inc();

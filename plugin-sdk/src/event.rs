@@ -278,6 +278,50 @@ pub struct CsatAnswer {
     pub at: Option<i64>,
 }
 
+/// Something a person did outside of a conversation, reported by an
+/// integration (a checkout abandoned, an order placed). The host puts it on
+/// the person's timeline and in the event log as `integration.<kind>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrationEvent {
+    /// The integration's id of this occurrence; a repeat is dropped.
+    pub external_id: String,
+    /// Who it concerns.
+    pub subject: Identity,
+    /// Further identifiers of the same person.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<Identity>,
+    /// What happened, lower case with dots, e.g. `checkout.abandoned`.
+    pub kind: String,
+    /// One line for agents.
+    pub summary: String,
+    /// Details as a JSON object.
+    #[serde(default)]
+    pub data: serde_json::Value,
+    /// When, ms since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<i64>,
+}
+
+impl IntegrationEvent {
+    /// An event of `kind` about `subject`, with no claims, data or time.
+    pub fn new(
+        external_id: impl Into<String>,
+        subject: Identity,
+        kind: impl Into<String>,
+        summary: impl Into<String>,
+    ) -> Self {
+        Self {
+            external_id: external_id.into(),
+            subject,
+            claims: Vec::new(),
+            kind: kind.into(),
+            summary: summary.into(),
+            data: serde_json::Value::Object(Default::default()),
+            at: None,
+        }
+    }
+}
+
 /// One normalised thing that happened on a channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
@@ -294,6 +338,14 @@ pub enum Event {
     CallRecord(CallRecord),
     /// A satisfaction answer.
     Csat(CsatAnswer),
+    /// An integration's event about a person.
+    Integration(IntegrationEvent),
+}
+
+impl From<IntegrationEvent> for Event {
+    fn from(value: IntegrationEvent) -> Self {
+        Event::Integration(value)
+    }
 }
 
 impl From<InboundMessage> for Event {

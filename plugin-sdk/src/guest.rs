@@ -4,10 +4,13 @@
 
 use std::marker::PhantomData;
 
+use crate::integration::{
+    DomainEvent, EventOutcome, Integration, IntegrationError, MessageDirection, Order, Person, Profile, TranscriptLine,
+};
 use crate::{
     Activity, ActivityKind, Attachment, CallDirection, CallRecord, Capabilities, Channel, ChannelKind, ContactProfile,
     CsatAnswer, DeliveryState, DeliveryStatus, Event, Header, Host, HostApi, HttpError, Identity, IdentityKind,
-    InboundMessage, IncomingResponse, KvError, LogLevel, Manifest, OutboundMessage, OutgoingRequest, PluginError,
+    InboundMessage, IntegrationEvent, IncomingResponse, KvError, LogLevel, Manifest, OutboundMessage, OutgoingRequest, PluginError,
     PollBatch, Request, Response, SendError, WebhookOutcome,
 };
 
@@ -21,6 +24,23 @@ pub mod bindings {
         export_macro_name: "__export_channel_world",
         default_bindings_module: "omni_plugin_sdk::__private::bindings",
         runtime_path: "omni_plugin_sdk::__private::wit_bindgen::rt",
+    });
+}
+
+/// Raw bindings of the `crm` world; its types are the `channel` world's.
+#[allow(missing_docs, clippy::all)]
+pub mod crm_bindings {
+    wit_bindgen::generate!({
+        world: "crm",
+        path: "wit",
+        pub_export_macro: true,
+        export_macro_name: "__export_crm_world",
+        default_bindings_module: "omni_plugin_sdk::__private::crm_bindings",
+        runtime_path: "omni_plugin_sdk::__private::wit_bindgen::rt",
+        with: {
+            "omni:plugin/types@0.1.0": omni_plugin_sdk::__private::bindings::omni::plugin::types,
+            "omni:plugin/host@0.1.0": omni_plugin_sdk::__private::bindings::omni::plugin::host,
+        },
     });
 }
 
@@ -152,6 +172,103 @@ impl<T: Channel> bindings::exports::omni::plugin::connector::Guest for Adapter<T
                 cursor: batch.cursor,
             })
             .map_err(plugin_error_to_wit)
+    }
+}
+
+/// Implements the generated `Guest` trait of the `crm` world for any [`Integration`].
+pub struct IntegrationAdapter<T>(PhantomData<T>);
+
+impl<T: Integration> crm_bindings::exports::omni::plugin::integration::Guest for IntegrationAdapter<T> {
+    fn manifest() -> wit::PluginManifest {
+        manifest_to_wit(T::manifest())
+    }
+
+    fn on_event(event: wit::DomainEvent) -> Result<wit::EventOutcome, wit::IntegrationError> {
+        let host = Host::new(&WasmHost);
+        let event = DomainEvent {
+            position: event.position,
+            kind: event.kind,
+            at: event.at,
+            person: event.person.map(person_from_wit),
+            conversation_id: event.conversation_id,
+            message_id: event.message_id,
+            data: serde_json::from_str(&event.data).unwrap_or(serde_json::Value::Null),
+            transcript: event
+                .transcript
+                .into_iter()
+                .map(|line| TranscriptLine {
+                    direction: match line.direction {
+                        wit::MessageDirection::Inbound => MessageDirection::Inbound,
+                        wit::MessageDirection::Outbound => MessageDirection::Outbound,
+                    },
+                    channel: line.channel,
+                    text: line.text,
+                    at: line.at,
+                })
+                .collect(),
+        };
+        T::on_event(&host, event)
+            .map(|EventOutcome { records }| wit::EventOutcome { records })
+            .map_err(integration_error_to_wit)
+    }
+
+    fn lookup(person: wit::Person) -> Result<Option<wit::Profile>, wit::IntegrationError> {
+        let host = Host::new(&WasmHost);
+        T::lookup(&host, person_from_wit(person))
+            .map(|profile| profile.map(profile_to_wit))
+            .map_err(integration_error_to_wit)
+    }
+
+    fn handle_webhook(request: wit::HttpRequest) -> Result<wit::WebhookOutcome, wit::PluginError> {
+        let host = Host::new(&WasmHost);
+        T::handle_webhook(&host, request_from_wit(request))
+            .map(outcome_to_wit)
+            .map_err(plugin_error_to_wit)
+    }
+}
+
+fn person_from_wit(p: wit::Person) -> Person {
+    Person {
+        id: p.id,
+        display_name: p.display_name,
+        identities: p.identities.into_iter().map(identity_from_wit).collect(),
+        records: p.records,
+    }
+}
+
+fn profile_to_wit(p: Profile) -> wit::Profile {
+    wit::Profile {
+        record_id: p.record_id,
+        name: p.name,
+        company: p.company,
+        owner: p.owner,
+        lifecycle_stage: p.lifecycle_stage,
+        url: p.url,
+        orders: p
+            .orders
+            .into_iter()
+            .map(|o: Order| wit::Order {
+                id: o.id,
+                name: o.name,
+                status: o.status,
+                financial_status: o.financial_status,
+                fulfillment_status: o.fulfillment_status,
+                total: o.total,
+                currency: o.currency,
+                created_at: o.created_at,
+                url: o.url,
+            })
+            .collect(),
+        attributes: p.attributes,
+    }
+}
+
+fn integration_error_to_wit(e: IntegrationError) -> wit::IntegrationError {
+    match e {
+        IntegrationError::Retryable { message, after_ms } => {
+            wit::IntegrationError::Retryable(wit::RetryLater { message, after_ms })
+        }
+        IntegrationError::Permanent { message } => wit::IntegrationError::Permanent(message),
     }
 }
 
@@ -391,6 +508,23 @@ fn event_to_wit(e: Event) -> wit::Event {
             score,
             scale,
             comment,
+            at,
+        }),
+        Event::Integration(IntegrationEvent {
+            external_id,
+            subject,
+            claims,
+            kind,
+            summary,
+            data,
+            at,
+        }) => wit::Event::Integration(wit::IntegrationEvent {
+            external_id,
+            subject: identity_to_wit(subject),
+            claims: identities_to_wit(claims),
+            kind,
+            summary,
+            data: data.to_string(),
             at,
         }),
     }

@@ -58,6 +58,7 @@ pub mod crypto;
 mod event;
 mod host;
 mod http;
+mod integration;
 mod manifest;
 pub mod meta;
 mod outbound;
@@ -72,7 +73,10 @@ mod guest;
 pub use channel::Channel;
 pub use event::{
     Activity, ActivityKind, Attachment, CallDirection, CallRecord, ContactProfile, CsatAnswer, DeliveryState,
-    DeliveryStatus, Event, Identity, IdentityKind, InboundMessage,
+    DeliveryStatus, Event, Identity, IdentityKind, InboundMessage, IntegrationEvent,
+};
+pub use integration::{
+    DomainEvent, EventOutcome, Integration, IntegrationError, MessageDirection, Order, Person, Profile, TranscriptLine,
 };
 pub use host::{Host, HostApi, KvError, LogLevel};
 pub use http::{Header, PluginError, Request, Response, WebhookOutcome};
@@ -90,6 +94,9 @@ pub mod prelude {
         Attachment, Channel, ChannelKind, DeliveryState, DeliveryStatus, Event, Host, HttpError, Identity,
         IdentityKind, InboundMessage, IncomingResponse, Manifest, OutboundMessage, OutgoingRequest, PluginError,
         Request, Response, SendError, SendReceipt, WebhookOutcome,
+    };
+    pub use crate::{
+        DomainEvent, EventOutcome, Integration, IntegrationError, IntegrationEvent, Order, Person, Profile,
     };
 }
 
@@ -110,11 +117,26 @@ macro_rules! export_channel {
     };
 }
 
+/// Exports a type implementing [`Integration`] as the component's
+/// `omni:plugin/crm` world. A no-op when not building for wasm.
+#[macro_export]
+macro_rules! export_integration {
+    ($integration:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            type OmniIntegrationExport = $crate::__private::IntegrationAdapter<$integration>;
+            $crate::__private::crm_bindings::__export_crm_world!(
+                OmniIntegrationExport with_types_in $crate::__private::crm_bindings
+            );
+        };
+    };
+}
+
 /// Implementation details of [`export_channel!`]; not a public API.
 #[doc(hidden)]
 pub mod __private {
     #[cfg(target_arch = "wasm32")]
-    pub use crate::guest::{Adapter, bindings};
+    pub use crate::guest::{Adapter, IntegrationAdapter, bindings, crm_bindings};
     #[cfg(target_arch = "wasm32")]
     pub use wit_bindgen;
 }

@@ -27,6 +27,7 @@ use omni_host::connector::{Connector, Registry};
 use omni_host::contention::RetryLanes;
 use omni_host::http::{self, AppInner};
 use omni_host::ingest::Inbound;
+use omni_host::log_watch::LogWatch;
 use omni_host::runtime::bindings::wit;
 use omni_host::runtime::{EngineOptions, Limits, Runtime};
 use omni_host::telemetry::Telemetry;
@@ -71,6 +72,9 @@ fn webchat_plugin(dir: &Path) -> PluginConfig {
         limits: Limits::default(),
         allowed_hosts: None,
         send_limits: Default::default(),
+        subscribe: Default::default(),
+        subscribe_location: None,
+        lookup_ttl: std::time::Duration::from_secs(600),
     }
 }
 
@@ -169,11 +173,13 @@ async fn load(
     let registry = Arc::new(Registry::new());
     registry.insert(connector);
     let telemetry = Arc::new(Telemetry::new());
+    let log = LogWatch::new(0);
     let inbound = Inbound {
         store: store.clone(),
         lanes: Arc::new(RetryLanes::new()),
         normalizer: Default::default(),
         telemetry: telemetry.clone(),
+        log: log.clone(),
     };
     let state = Arc::new(AppInner {
         store,
@@ -183,6 +189,8 @@ async fn load(
         outbox: Arc::new(Notify::new()),
         tokens: Vec::new(),
         max_body_bytes: 1 << 20,
+        log,
+        lookup_ttls: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();

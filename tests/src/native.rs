@@ -377,5 +377,14 @@ fn event_to_wit(e: sdk::Event) -> wit::Event {
             comment: c.comment,
             at: c.at,
         }),
+        sdk::Event::Integration(a) => wit::Event::Integration(wit::IntegrationEvent {
+            external_id: a.external_id,
+            subject: identity_to_wit(a.subject),
+            claims: a.claims.into_iter().map(identity_to_wit).collect(),
+            kind: a.kind,
+            summary: a.summary,
+            data: a.data.to_string(),
+            at: a.at,
+        }),
     }
 }

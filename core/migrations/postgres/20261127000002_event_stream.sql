@@ -51,3 +51,11 @@ CREATE TABLE integration_profiles (
     fetched_at   BIGINT  NOT NULL,
     PRIMARY KEY (connector_id, person_id)
 );
+
+-- Integration events already stored, so a repeat from the service is dropped.
+CREATE TABLE integration_events (
+    connector_id TEXT    NOT NULL,
+    external_id  TEXT    NOT NULL,
+    created_at   BIGINT  NOT NULL,
+    PRIMARY KEY (connector_id, external_id)
+);

@@ -64,3 +64,11 @@ CREATE TABLE integration_profiles (
     fetched_at   INTEGER NOT NULL,
     PRIMARY KEY (connector_id, person_id)
 );
+
+-- Integration events already stored, so a repeat from the service is dropped.
+CREATE TABLE integration_events (
+    connector_id TEXT    NOT NULL,
+    external_id  TEXT    NOT NULL,
+    created_at   INTEGER NOT NULL,
+    PRIMARY KEY (connector_id, external_id)
+);

@@ -20,7 +20,7 @@ use omni_core::{
 use toml::Spanned;
 
 pub use error::{ConfigError, Location};
-use raw::{RawConfig, RawIdentity, RawLimits, RawPluginDelivery};
+use raw::{RawConfig, RawIdentity, RawLimits, RawPluginDelivery, RawSubscribe};
 
 use crate::runtime::Limits;
 
@@ -111,6 +111,52 @@ pub struct PluginConfig {
     pub limits: Limits,
     /// How fast the dispatcher may send through this instance.
     pub send_limits: SendLimitConfig,
+    /// How an integration follows the event log (`[plugins.subscribe]`).
+    pub subscribe: SubscribeConfig,
+    /// Where `[plugins.subscribe]` was written, when it was: only
+    /// integrations may have one.
+    pub subscribe_location: Option<Location>,
+    /// How long an integration's `lookup` answer is reused.
+    pub lookup_ttl: Duration,
+}
+
+/// `[plugins.subscribe]`: which events an integration takes and how
+/// failures are retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscribeConfig {
+    /// Event kinds delivered: exact (`person.merged`), a family
+    /// (`conversation.*`) or everything (`*`).
+    pub events: Vec<String>,
+    /// Where a new subscriber starts.
+    pub start: omni_core::StartAt,
+    /// Attempts before an event becomes a dead letter.
+    pub max_attempts: u32,
+    /// Delay before the first retry; doubles each attempt.
+    pub first_retry: Duration,
+    /// Longest delay between retries.
+    pub max_retry: Duration,
+}
+
+impl Default for SubscribeConfig {
+    fn default() -> Self {
+        Self {
+            events: vec!["*".to_owned()],
+            start: omni_core::StartAt::Now,
+            max_attempts: 12,
+            first_retry: Duration::from_secs(1),
+            max_retry: Duration::from_secs(600),
+        }
+    }
+}
+
+impl SubscribeConfig {
+    /// Whether events of `kind` go to the subscriber.
+    pub fn wants(&self, kind: &str) -> bool {
+        self.events.iter().any(|pattern| match pattern.strip_suffix('*') {
+            Some(prefix) => kind.starts_with(prefix),
+            None => pattern == kind,
+        })
+    }
 }
 
 /// `[plugins.delivery]`: the provider's limits for one connector instance.
@@ -315,6 +361,16 @@ impl Config {
                 secrets,
                 limits: ctx.limits(&plugin.limits, &format!("plugins[{i}].limits"), defaults)?,
                 send_limits: ctx.send_limits(&plugin.delivery, &format!("plugins[{i}].delivery"))?,
+                subscribe: match &plugin.subscribe {
+                    None => SubscribeConfig::default(),
+                    Some(raw) => ctx.subscribe(raw.get_ref(), &format!("plugins[{i}].subscribe"))?,
+                },
+                subscribe_location: plugin.subscribe.as_ref().map(|raw| ctx.location(raw.span())),
+                lookup_ttl: ctx.duration(
+                    &plugin.lookup_ttl,
+                    &format!("plugins[{i}].lookup_ttl"),
+                    Duration::from_secs(600),
+                )?,
             });
         }
 
@@ -468,6 +524,61 @@ impl Ctx<'_> {
             guards.set_unique_kinds(kinds);
         }
         Ok((normalizer, guards))
+    }
+
+    fn subscribe(&self, raw: &RawSubscribe, prefix: &str) -> Result<SubscribeConfig, ConfigError> {
+        let key = |field: &str| format!("{prefix}.{field}");
+        let defaults = SubscribeConfig::default();
+        let events = match &raw.events {
+            None => defaults.events,
+            Some(patterns) => {
+                let mut events = Vec::new();
+                for (i, pattern) in patterns.iter().enumerate() {
+                    let text = pattern.get_ref().trim();
+                    let body = text.strip_suffix('*').unwrap_or(text);
+                    let valid = !text.is_empty()
+                        && body
+                            .bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+                        && (text == "*" || !body.is_empty());
+                    if !valid {
+                        return Err(self.invalid(
+                            pattern,
+                            &format!("{prefix}.events[{i}]"),
+                            format!(
+                                "{text:?} is not an event kind or pattern; write e.g. \"person.merged\", \"conversation.*\" or \"*\""
+                            ),
+                        ));
+                    }
+                    events.push(text.to_owned());
+                }
+                events
+            }
+        };
+        let start = match &raw.from {
+            None => defaults.start,
+            Some(v) => match v.get_ref().as_str() {
+                "beginning" => omni_core::StartAt::Beginning,
+                "now" => omni_core::StartAt::Now,
+                other => {
+                    return Err(self.invalid(
+                        v,
+                        &key("from"),
+                        format!("{other:?} is neither \"beginning\" (the whole log) nor \"now\" (new events)"),
+                    ));
+                }
+            },
+        };
+        Ok(SubscribeConfig {
+            events,
+            start,
+            max_attempts: match &raw.max_attempts {
+                None => defaults.max_attempts,
+                Some(_) => self.range(&raw.max_attempts, &key("max_attempts"), 1..=1000, 0)? as u32,
+            },
+            first_retry: self.duration(&raw.first_retry, &key("first_retry"), defaults.first_retry)?,
+            max_retry: self.duration(&raw.max_retry, &key("max_retry"), defaults.max_retry)?,
+        })
     }
 
     fn send_limits(&self, raw: &RawPluginDelivery, prefix: &str) -> Result<SendLimitConfig, ConfigError> {

@@ -114,6 +114,18 @@ pub struct RawPlugin {
     pub limits: RawLimits,
     #[serde(default)]
     pub delivery: RawPluginDelivery,
+    pub subscribe: Option<Spanned<RawSubscribe>>,
+    pub lookup_ttl: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSubscribe {
+    pub events: Option<Vec<Spanned<String>>>,
+    pub from: Option<Spanned<String>>,
+    pub max_attempts: Option<Spanned<u64>>,
+    pub first_retry: Option<Spanned<String>>,
+    pub max_retry: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

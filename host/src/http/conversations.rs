@@ -165,6 +165,7 @@ pub async fn post_message(
     app.telemetry
         .messages(message.connector_id.as_str(), &message.channel, "outbound", 1);
     app.outbox.notify_one();
+    app.log.nudge();
     Ok((StatusCode::ACCEPTED, Json(message)))
 }
 

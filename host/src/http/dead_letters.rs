@@ -91,5 +91,6 @@ pub async fn retry(
         .await
         .map_err(ApiError::store)?;
     app.outbox.notify_one();
+    app.log.nudge();
     Ok((axum::http::StatusCode::ACCEPTED, Json(message)))
 }

@@ -5,10 +5,12 @@ pub mod auth;
 pub mod conversations;
 pub mod dead_letters;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod hooks;
 pub mod metrics;
 pub mod persons;
+pub mod subscribers;
 
 use std::sync::Arc;
 
@@ -44,6 +46,10 @@ pub struct AppInner {
     pub tokens: Vec<ApiToken>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// The event log's head, for long-polls and streams.
+    pub log: Arc<crate::log_watch::LogWatch>,
+    /// How long each integration's `lookup` answers are reused.
+    pub lookup_ttls: std::collections::BTreeMap<omni_core::ConnectorId, std::time::Duration>,
 }
 
 /// Shared handler state.
@@ -61,6 +67,7 @@ pub type AppState = Arc<AppInner>;
         (name = "conversations", description = "Conversation threads and replies"),
         (name = "persons", description = "The people behind the conversations and their identity graph"),
         (name = "delivery", description = "Replies the dispatcher gave up on, and retrying them"),
+        (name = "events", description = "The event log (long-poll and server-sent events) and the integrations following it"),
         (name = "metrics", description = "Channel metrics; Prometheus counters are at /metrics"),
         (name = "health", description = "Probes"),
     )
@@ -100,6 +107,12 @@ fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(metrics::channels))
         .routes(routes!(dead_letters::list))
         .routes(routes!(dead_letters::retry))
+        .routes(routes!(events::list))
+        .routes(routes!(events::stream))
+        .routes(routes!(subscribers::list))
+        .routes(routes!(subscribers::dead_letters))
+        .routes(routes!(subscribers::retry))
+        .routes(routes!(subscribers::replay))
         .split_for_parts();
     let (open, health_doc) = OpenApiRouter::new()
         .routes(routes!(health::healthz))

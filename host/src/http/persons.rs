@@ -68,15 +68,35 @@ fn decision(caller: &Caller, reason: String) -> Result<Decision, ApiError> {
     })
 }
 
-/// A person with identities, links (with provenance) and merged-away ids.
-/// A merged-away id answers with the person it was merged into.
+/// A person, with what each integration knows about them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonView {
+    /// The person.
+    #[serde(flatten)]
+    person: Person,
+    /// Each integration instance's profile (CRM record, orders), by instance id.
+    profiles: std::collections::BTreeMap<String, crate::enrichment::ProfileView>,
+}
+
+/// Whether to ask integrations.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PersonQuery {
+    /// Ask integrations for their profiles (cached for their `lookup_ttl`); default true.
+    enrich: Option<bool>,
+}
+
+/// A person with identities, links (with provenance), merged-away ids and
+/// integrations' profiles. A merged-away id answers with the person it was
+/// merged into.
 #[utoipa::path(
     get,
     path = "/v1/persons/{id}",
     tag = "persons",
-    params(("id" = PersonId, Path, description = "Person id")),
+    params(("id" = PersonId, Path, description = "Person id"), PersonQuery),
     responses(
-        (status = 200, description = "The person", body = Person),
+        (status = 200, description = "The person", body = PersonView),
         (status = 404, description = "No such person", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
     ),
@@ -85,12 +105,22 @@ fn decision(caller: &Caller, reason: String) -> Result<Decision, ApiError> {
 pub async fn get_person(
     State(app): State<AppState>,
     id: Result<Path<PersonId>, PathRejection>,
-) -> Result<Json<Person>, ApiError> {
+    query: Result<Query<PersonQuery>, QueryRejection>,
+) -> Result<Json<PersonView>, ApiError> {
     let Path(id) = id.map_err(path_error)?;
-    let person = app.store.person(id).await.map_err(ApiError::store)?;
-    person
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("person {id} not found")))
+    let Query(query) = query.map_err(query_error)?;
+    let person = app
+        .store
+        .person(id)
+        .await
+        .map_err(ApiError::store)?
+        .ok_or_else(|| ApiError::not_found(format!("person {id} not found")))?;
+    let profiles = if query.enrich.unwrap_or(true) {
+        crate::enrichment::profiles(&app.store, app.registry.integrations(), &app.lookup_ttls, &person).await
+    } else {
+        Default::default()
+    };
+    Ok(Json(PersonView { person, profiles }))
 }
 
 /// Open merge suggestions involving the person.

@@ -4,9 +4,10 @@
 //! One [`Runtime`] owns the shared wasmtime `Engine` (pooling allocator,
 //! epoch deadlines), the linker with WASI p2 (empty context) and the
 //! `omni:plugin/host` functions, and the on-disk cache of precompiled
-//! components. [`Runtime::load_channel`] turns a `[[plugins]]` entry into a
-//! [`WasmChannel`] whose calls fail alone: a trap, a timeout or a memory
-//! breach becomes a [`CallError`] for that call and nothing else.
+//! components. [`Runtime::load`] turns a `[[plugins]]` entry into a
+//! [`WasmChannel`] or a [`WasmIntegration`] (whichever world the component
+//! exports) whose calls fail alone: a trap, a timeout or a memory breach
+//! becomes a [`CallError`] for that call and nothing else.
 
 pub mod bindings;
 mod cache;
@@ -14,9 +15,11 @@ mod channel;
 pub mod egress;
 mod engine;
 mod error;
+mod integration;
 mod kv;
 mod limits;
 mod manifest;
+mod sandbox;
 mod state;
 mod stderr;
 
@@ -33,6 +36,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 pub use cache::CacheOutcome;
 pub use channel::WasmChannel;
+pub use integration::WasmIntegration;
 pub use engine::{EPOCH_TICK, EngineOptions};
 pub use error::{CallError, LoadError};
 pub use kv::{KvFailure, KvSession};
@@ -41,9 +45,9 @@ pub use manifest::{Manifest, channel_name};
 pub use state::PluginContext;
 
 use crate::config::PluginConfig;
-use bindings::{Channel, ChannelPre};
+use bindings::{CHANNEL_EXPORT, Channel, ChannelPre, INTEGRATION_EXPORT, crm};
 use cache::ComponentCache;
-use channel::Sandbox;
+use sandbox::{Sandbox, WorldPre};
 use state::CallState;
 
 /// The shared plugin runtime.
@@ -102,42 +106,105 @@ impl Runtime {
         })
     }
 
-    /// Loads a channel plugin for one `[[plugins]]` entry (`index` locates
-    /// config errors): compiles or reuses the component, links it, reads and
-    /// checks its manifest, and checks the instance config against it.
+    /// Loads the plugin of one `[[plugins]]` entry (`index` locates config
+    /// errors), a channel or an integration by what the component exports:
+    /// compiles or reuses the component, links it, reads and checks its
+    /// manifest, and checks the instance config against it.
+    pub async fn load(
+        &self,
+        plugin: &PluginConfig,
+        index: usize,
+        store: Option<Arc<dyn Store>>,
+    ) -> Result<(LoadedPlugin, LoadReport), LoadError> {
+        let started = Instant::now();
+        let (component, cache) = self.compile(&plugin.wasm).await?;
+        let path = &plugin.wasm;
+        let loaded = match world_of(&self.engine, &component) {
+            Some(World::Channel) => {
+                let pre = self.link(path, &component, ChannelPre::new)?;
+                let describe = self.sandbox(pre, plugin.id.clone(), plugin.limits);
+                let manifest = check_manifest(path, describe.call_manifest().await)?;
+                let (sandbox, workspace) = self.configure(plugin, index, &manifest, describe, store)?;
+                LoadedPlugin::Channel(WasmChannel {
+                    sandbox,
+                    manifest,
+                    workspace,
+                })
+            }
+            Some(World::Integration) => {
+                let pre = self.link(path, &component, crm::CrmPre::new)?;
+                let describe = self.sandbox(pre, plugin.id.clone(), plugin.limits);
+                let manifest = check_manifest(path, describe.call_manifest().await)?;
+                let (sandbox, workspace) = self.configure(plugin, index, &manifest, describe, store)?;
+                LoadedPlugin::Integration(WasmIntegration {
+                    sandbox,
+                    manifest,
+                    workspace,
+                })
+            }
+            None => return Err(no_world(path)),
+        };
+        Ok((
+            loaded,
+            LoadReport {
+                cache,
+                elapsed: started.elapsed(),
+            },
+        ))
+    }
+
+    /// Loads a channel plugin; an integration is refused.
     pub async fn load_channel(
         &self,
         plugin: &PluginConfig,
         index: usize,
         store: Option<Arc<dyn Store>>,
     ) -> Result<(WasmChannel, LoadReport), LoadError> {
-        let started = Instant::now();
-        let path = plugin.wasm.clone();
-        let wasm = tokio::fs::read(&path).await.map_err(|source| LoadError::Read {
-            path: path.clone(),
+        match self.load(plugin, index, store).await? {
+            (LoadedPlugin::Channel(channel), report) => Ok((channel, report)),
+            (LoadedPlugin::Integration(_), _) => Err(LoadError::Contract {
+                path: plugin.wasm.clone(),
+                message: "this is an integration (world `crm`), not a channel connector".into(),
+            }),
+        }
+    }
+
+    /// Reads and compiles a component, or takes it from the precompiled cache.
+    async fn compile(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<(wasmtime::component::Component, CacheOutcome), LoadError> {
+        let wasm = tokio::fs::read(path).await.map_err(|source| LoadError::Read {
+            path: path.to_owned(),
             source,
         })?;
-        let (component, cache) = {
-            let engine = self.engine.clone();
-            let cache = self.cache.clone();
-            // Compiling takes a while; keep it off the async workers.
-            tokio::task::spawn_blocking(move || cache.load(&engine, &wasm))
-                .await
-                .map_err(|e| LoadError::Compile {
-                    path: path.clone(),
-                    message: e.to_string(),
-                })?
-                .map_err(|e| LoadError::Compile {
-                    path: path.clone(),
-                    message: format!("{e:#}"),
-                })?
-        };
-        let pre = self.link(&path, &component)?;
-        // Ask the plugin who it is before it gets secrets or state.
-        let describe = self.sandbox(pre, plugin.id.clone(), plugin.limits);
-        let manifest = describe_plugin(&path, &describe).await?;
+        let engine = self.engine.clone();
+        let cache = self.cache.clone();
+        // Compiling takes a while; keep it off the async workers.
+        tokio::task::spawn_blocking(move || cache.load(&engine, &wasm))
+            .await
+            .map_err(|e| LoadError::Compile {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?
+            .map_err(|e| LoadError::Compile {
+                path: path.to_owned(),
+                message: format!("{e:#}"),
+            })
+    }
+
+    /// Gives a described plugin its instance config, secrets, state and
+    /// egress, once the config passes the manifest's checks.
+    fn configure<P: WorldPre>(
+        &self,
+        plugin: &PluginConfig,
+        index: usize,
+        manifest: &Manifest,
+        describe: Sandbox<P>,
+        store: Option<Arc<dyn Store>>,
+    ) -> Result<(Sandbox<P>, String), LoadError> {
         manifest.check_instance(plugin, index)?;
-        let egress = egress_for(plugin, index, &manifest, &path)?;
+        let egress = egress_for(plugin, index, manifest, &plugin.wasm)?;
         let sandbox = Sandbox {
             context: Arc::new(PluginContext {
                 id: plugin.id.clone(),
@@ -149,18 +216,71 @@ impl Runtime {
             kv_store: if manifest.kv { store } else { None },
             ..describe
         };
-        let channel = WasmChannel {
-            sandbox,
-            manifest,
-            workspace: plugin.workspace.clone(),
-        };
-        Ok((
-            channel,
-            LoadReport {
-                cache,
-                elapsed: started.elapsed(),
-            },
-        ))
+        Ok((sandbox, plugin.workspace.clone()))
+    }
+}
+
+/// A loaded plugin of either world.
+pub enum LoadedPlugin {
+    /// A channel connector.
+    Channel(WasmChannel),
+    /// A CRM or commerce integration.
+    Integration(WasmIntegration),
+}
+
+impl LoadedPlugin {
+    /// The plugin as the registry holds it.
+    pub fn into_connector(self) -> Arc<dyn crate::connector::Connector> {
+        match self {
+            LoadedPlugin::Channel(c) => Arc::new(c),
+            LoadedPlugin::Integration(i) => Arc::new(i),
+        }
+    }
+
+    /// The checked manifest.
+    pub fn manifest(&self) -> &Manifest {
+        match self {
+            LoadedPlugin::Channel(c) => &c.manifest,
+            LoadedPlugin::Integration(i) => &i.manifest,
+        }
+    }
+
+    /// `channel` or `integration`.
+    pub fn world(&self) -> &'static str {
+        match self {
+            LoadedPlugin::Channel(_) => "channel",
+            LoadedPlugin::Integration(_) => "integration",
+        }
+    }
+}
+
+/// The worlds of the contract a component can implement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum World {
+    Channel,
+    Integration,
+}
+
+/// Which world a component implements, by its exports.
+fn world_of(engine: &Engine, component: &wasmtime::component::Component) -> Option<World> {
+    let ty = component.component_type();
+    let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_owned()).collect();
+    if exports.iter().any(|e| e == INTEGRATION_EXPORT) {
+        Some(World::Integration)
+    } else if exports.iter().any(|e| e == CHANNEL_EXPORT) {
+        Some(World::Channel)
+    } else {
+        None
+    }
+}
+
+fn no_world(path: &std::path::Path) -> LoadError {
+    LoadError::Contract {
+        path: path.to_owned(),
+        message: format!(
+            "the component exports neither {CHANNEL_EXPORT} (a channel connector) nor {INTEGRATION_EXPORT} \
+             (an integration); build it with omni-plugin-sdk's export_channel! or export_integration!"
+        ),
     }
 }
 
@@ -171,22 +291,23 @@ impl Drop for Runtime {
 }
 
 impl Runtime {
-    /// Links a component against the host's imports as a channel plugin.
-    fn link(
+    /// Links a component against the host's imports as a plugin of one world.
+    fn link<P>(
         &self,
         path: &std::path::Path,
         component: &wasmtime::component::Component,
-    ) -> Result<ChannelPre<CallState>, LoadError> {
+        typed: impl FnOnce(wasmtime::component::InstancePre<CallState>) -> wasmtime::Result<P>,
+    ) -> Result<P, LoadError> {
         let contract = |e: wasmtime::Error| LoadError::Contract {
             path: path.to_owned(),
             message: format!("{e:#}"),
         };
         let pre = self.linker.instantiate_pre(component).map_err(contract)?;
-        ChannelPre::new(pre).map_err(contract)
+        typed(pre).map_err(contract)
     }
 
     /// A sandbox that can run the plugin but gives it no config, secrets or state.
-    fn sandbox(&self, pre: ChannelPre<CallState>, id: omni_core::ConnectorId, limits: Limits) -> Sandbox {
+    fn sandbox<P: WorldPre>(&self, pre: P, id: omni_core::ConnectorId, limits: Limits) -> Sandbox<P> {
         Sandbox {
             engine: self.engine.clone(),
             pre,
@@ -236,9 +357,12 @@ fn egress_for(
     Ok(Some(Arc::new(egress)))
 }
 
-/// Calls `manifest` and checks what the plugin says about itself.
-async fn describe_plugin(path: &std::path::Path, sandbox: &Sandbox) -> Result<Manifest, LoadError> {
-    let raw = sandbox.call_manifest().await.map_err(|source| LoadError::Call {
+/// Checks what the plugin said about itself in its `manifest` export.
+fn check_manifest(
+    path: &std::path::Path,
+    raw: Result<bindings::wit::PluginManifest, CallError>,
+) -> Result<Manifest, LoadError> {
+    let raw = raw.map_err(|source| LoadError::Call {
         path: path.to_owned(),
         source,
     })?;
@@ -276,9 +400,18 @@ impl Runtime {
         let ty = component.component_type();
         let imports = ty.imports(&self.engine).map(|(name, _)| name.to_owned()).collect();
         let exports = ty.exports(&self.engine).map(|(name, _)| name.to_owned()).collect();
-        let pre = self.link(path, &component)?;
         let id = omni_core::ConnectorId::new("inspect").expect("a valid connector id");
-        let manifest = describe_plugin(path, &self.sandbox(pre, id, Limits::default())).await?;
+        let manifest = match world_of(&self.engine, &component) {
+            Some(World::Channel) => {
+                let pre = self.link(path, &component, ChannelPre::new)?;
+                check_manifest(path, self.sandbox(pre, id, Limits::default()).call_manifest().await)?
+            }
+            Some(World::Integration) => {
+                let pre = self.link(path, &component, crm::CrmPre::new)?;
+                check_manifest(path, self.sandbox(pre, id, Limits::default()).call_manifest().await)?
+            }
+            None => return Err(no_world(path)),
+        };
         Ok(Inspection {
             manifest,
             imports,

@@ -41,6 +41,8 @@ pub mod kind {
     pub const IDENTITY_ADDED: &str = "identity.added";
     /// A satisfaction answer arrived.
     pub const CSAT_RECEIVED: &str = "csat.received";
+    /// Prefix of an integration's events, e.g. `integration.checkout.abandoned`.
+    pub const INTEGRATION_PREFIX: &str = "integration.";
 }
 
 /// An event to append.
@@ -48,7 +50,7 @@ pub struct NewEvent<'a> {
     /// Workspace.
     pub workspace: &'a str,
     /// One of [`kind`].
-    pub kind: &'static str,
+    pub kind: &'a str,
     /// The person it concerns.
     pub person: Option<PersonId>,
     /// The conversation it concerns.

@@ -8,6 +8,7 @@ use super::graph::{self, Resolver};
 use super::{kv, rows};
 use crate::store::{StoreError, StoreOptions};
 use crate::{
+    IntegrationActivity,
     Attachment, CallEvent, ConnectorId, ConversationId, CsatEvent, DeliveryUpdate, Direction, InboundEvent,
     InboundMessage, IngestBatch, IngestReport, MessageId, MessageKind, MessageStatus, PersonId, ProfileUpdate,
     Timestamp,
@@ -56,6 +57,7 @@ pub async fn ingest(
             InboundEvent::Profile(profile) => profile_update(tx, &ctx, profile).await?,
             InboundEvent::Call(call) => call_record(tx, &ctx, call, &mut report).await?,
             InboundEvent::Csat(csat) => csat_answer(tx, &ctx, csat, &mut report).await?,
+            InboundEvent::Integration(activity) => integration_activity(tx, &ctx, activity, &mut report).await?,
         }
     }
     Ok(report)
@@ -428,4 +430,50 @@ pub async fn insert_message(tx: &mut AnyConnection, row: NewMessageRow<'_>) -> R
     .execute(&mut *tx)
     .await?;
     Ok(id)
+}
+
+/// An integration's event: resolved to its person, deduplicated on
+/// (connector, external id), logged as `integration.<kind>`.
+async fn integration_activity(
+    tx: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    activity: &IntegrationActivity,
+    report: &mut IngestReport,
+) -> Result<(), StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO integration_events (connector_id, external_id, created_at) VALUES ($1, $2, $3)
+         ON CONFLICT (connector_id, external_id) DO NOTHING",
+    )
+    .bind(ctx.connector.as_str())
+    .bind(&activity.external_id)
+    .bind(ctx.now.as_millis())
+    .execute(&mut *tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        report.duplicates += 1;
+        return Ok(());
+    }
+    let resolved = graph::resolve(tx, &ctx.resolver(), &activity.subject, &activity.claims).await?;
+    let kind = format!("{}{}", kind::INTEGRATION_PREFIX, activity.kind);
+    events::append(
+        tx,
+        NewEvent {
+            workspace: ctx.workspace,
+            kind: &kind,
+            person: Some(resolved.person),
+            conversation: None,
+            message: None,
+            data: serde_json::json!({
+                "type": activity.kind,
+                "summary": activity.summary,
+                "data": activity.data,
+                "source": ctx.connector,
+                "occurred_at": activity.at,
+            }),
+            at: ctx.now,
+        },
+    )
+    .await?;
+    report.activities += 1;
+    Ok(())
 }

@@ -89,7 +89,7 @@ pub async fn advance(
         sqlx::query(
             "INSERT INTO subscriber_parked
                  (subscriber, position, person_key, state, attempts, next_attempt_at, last_error, created_at, updated_at)
-             VALUES ($1, $2, $3, 'waiting', $4, $5, $6, $7, $7)
+             VALUES ($1, $2, $3, $8, $4, $5, $6, $7, $7)
              ON CONFLICT (subscriber, position) DO NOTHING",
         )
         .bind(name)
@@ -99,6 +99,7 @@ pub async fn advance(
         .bind(p.next_attempt_at.as_millis())
         .bind(p.error.as_deref())
         .bind(now.as_millis())
+        .bind(p.state.as_str())
         .execute(&mut *tx)
         .await?;
     }

@@ -128,6 +128,7 @@ fn parked(position: i64, person: &str, attempts: u32, at: Timestamp) -> NewParke
         attempts,
         next_attempt_at: at,
         error: (attempts > 0).then(|| "CRM answered 503".to_owned()),
+        state: ParkedState::Waiting,
     }
 }
 
