@@ -16,6 +16,10 @@ const PLUGINS: &[(&str, &str)] = &[
     ("omni-whatsapp", "OMNI_TEST_WHATSAPP_WASM"),
     ("omni-messenger", "OMNI_TEST_MESSENGER_WASM"),
     ("omni-telegram", "OMNI_TEST_TELEGRAM_WASM"),
+    ("omni-hubspot", "OMNI_TEST_HUBSPOT_WASM"),
+    ("omni-salesforce", "OMNI_TEST_SALESFORCE_WASM"),
+    ("omni-shopify", "OMNI_TEST_SHOPIFY_WASM"),
+    ("omni-webhook-out", "OMNI_TEST_WEBHOOK_OUT_WASM"),
 ];
 
 fn main() {

@@ -4,6 +4,7 @@
 mod channels;
 mod config;
 mod containment;
+mod crm;
 mod delivery;
 mod identity;
 mod malformed;

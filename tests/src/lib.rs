@@ -4,10 +4,12 @@
 //! - [`process`]: starts the real `omni` binary on a temporary config and
 //!   talks to it over HTTP;
 //! - [`provider`]: a local fake of a provider API that records requests;
+//! - [`hubspot`]: a stateful local stand-in for HubSpot's CRM API;
 //! - [`native`]: runs a plugin crate compiled natively behind the host's
 //!   [`omni_host::connector::Connector`] trait, for sandbox-versus-native
 //!   comparisons.
 
+pub mod hubspot;
 pub mod native;
 pub mod process;
 pub mod provider;

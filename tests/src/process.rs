@@ -10,6 +10,10 @@ use serde_json::Value;
 /// The API token every harness config accepts.
 pub const TOKEN: &str = "test-token";
 
+/// The Standard Webhooks signing secret in `OMNI_TEST_WEBHOOK_SECRET`
+/// (`whsec_` and the base64 of 32 bytes `0x01..=0x20`).
+pub const WEBHOOK_SECRET: &str = "whsec_AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+
 /// The database an `omni` process uses.
 pub enum Database {
     /// An SQLite file in the process's data directory.
@@ -118,6 +122,7 @@ impl OmniProcess {
                 .arg(&config_path)
                 .env("OMNI_LOG", "info,omni=debug")
                 .env("OMNI_TEST_SECRET", "s3cret")
+                .env("OMNI_TEST_WEBHOOK_SECRET", WEBHOOK_SECRET)
                 .stdout(Stdio::null())
                 .stderr(log)
                 .spawn()

@@ -51,3 +51,23 @@ pub fn messenger() -> &'static Path {
 pub fn telegram() -> &'static Path {
     Path::new(env!("OMNI_TEST_TELEGRAM_WASM"))
 }
+
+/// The HubSpot integration.
+pub fn hubspot() -> &'static Path {
+    Path::new(env!("OMNI_TEST_HUBSPOT_WASM"))
+}
+
+/// The Salesforce integration.
+pub fn salesforce() -> &'static Path {
+    Path::new(env!("OMNI_TEST_SALESFORCE_WASM"))
+}
+
+/// The Shopify integration.
+pub fn shopify() -> &'static Path {
+    Path::new(env!("OMNI_TEST_SHOPIFY_WASM"))
+}
+
+/// The outgoing-webhook integration.
+pub fn webhook_out() -> &'static Path {
+    Path::new(env!("OMNI_TEST_WEBHOOK_OUT_WASM"))
+}
