@@ -2,10 +2,12 @@
 //! driven over HTTP.
 
 mod channels;
+mod commerce;
 mod config;
 mod containment;
 mod crm;
 mod delivery;
+mod events;
 mod identity;
 mod malformed;
 mod operations;
