@@ -16,8 +16,8 @@ use crate::http::{self, AppInner, AppState};
 use crate::ingest::Inbound;
 use crate::log_watch::LogWatch;
 use crate::runtime::{CacheOutcome, EngineOptions, LoadError, LoadedPlugin, Runtime};
-use crate::subscribers;
 use crate::shutdown::{self, Shutdown};
+use crate::subscribers;
 use crate::telemetry::Telemetry;
 
 /// Why the host could not start.

@@ -247,8 +247,7 @@ impl Ctx<'_> {
         let kind_ok = !a.kind.is_empty()
             && a.kind.len() <= 64
             && a.kind.starts_with(|c: char| c.is_ascii_lowercase())
-            && a
-                .kind
+            && a.kind
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
         if !kind_ok {
@@ -259,8 +258,7 @@ impl Ctx<'_> {
         }
         self.text("summary", &a.summary)?;
         self.text("data", &a.data)?;
-        let data: serde_json::Value =
-            serde_json::from_str(&a.data).map_err(|e| format!("data is not JSON: {e}"))?;
+        let data: serde_json::Value = serde_json::from_str(&a.data).map_err(|e| format!("data is not JSON: {e}"))?;
         if !data.is_object() {
             return Err("data must be a JSON object".to_owned());
         }

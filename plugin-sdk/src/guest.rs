@@ -10,8 +10,8 @@ use crate::integration::{
 use crate::{
     Activity, ActivityKind, Attachment, CallDirection, CallRecord, Capabilities, Channel, ChannelKind, ContactProfile,
     CsatAnswer, DeliveryState, DeliveryStatus, Event, Header, Host, HostApi, HttpError, Identity, IdentityKind,
-    InboundMessage, IntegrationEvent, IncomingResponse, KvError, LogLevel, Manifest, OutboundMessage, OutgoingRequest, PluginError,
-    PollBatch, Request, Response, SendError, WebhookOutcome,
+    InboundMessage, IncomingResponse, IntegrationEvent, KvError, LogLevel, Manifest, OutboundMessage, OutgoingRequest,
+    PluginError, PollBatch, Request, Response, SendError, WebhookOutcome,
 };
 
 /// Raw bindings generated from `wit/`.

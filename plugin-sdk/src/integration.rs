@@ -148,7 +148,9 @@ impl EventOutcome {
 
     /// The person's record in the service.
     pub fn record(id: impl Into<String>) -> Self {
-        Self { records: vec![id.into()] }
+        Self {
+            records: vec![id.into()],
+        }
     }
 }
 

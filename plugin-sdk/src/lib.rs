@@ -75,11 +75,11 @@ pub use event::{
     Activity, ActivityKind, Attachment, CallDirection, CallRecord, ContactProfile, CsatAnswer, DeliveryState,
     DeliveryStatus, Event, Identity, IdentityKind, InboundMessage, IntegrationEvent,
 };
+pub use host::{Host, HostApi, KvError, LogLevel};
+pub use http::{Header, PluginError, Request, Response, WebhookOutcome};
 pub use integration::{
     DomainEvent, EventOutcome, Integration, IntegrationError, MessageDirection, Order, Person, Profile, TranscriptLine,
 };
-pub use host::{Host, HostApi, KvError, LogLevel};
-pub use http::{Header, PluginError, Request, Response, WebhookOutcome};
 pub use manifest::{Capabilities, ChannelKind, Manifest};
 pub use outbound::{OutboundMessage, PollBatch, SendError, SendReceipt};
 pub use outgoing::{HttpError, IncomingResponse, OutgoingRequest};

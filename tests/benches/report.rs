@@ -17,7 +17,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use omni_core::ConnectorId;
@@ -31,6 +30,7 @@ use omni_host::log_watch::LogWatch;
 use omni_host::runtime::bindings::wit;
 use omni_host::runtime::{EngineOptions, Limits, Runtime};
 use omni_host::telemetry::Telemetry;
+use omni_tests::load::{self, LoadResult};
 use omni_tests::native::NativeConnector;
 use omni_tests::wasm;
 use omni_webchat::Webchat;
@@ -79,10 +79,7 @@ fn webchat_plugin(dir: &Path) -> PluginConfig {
 }
 
 fn visitor_message(i: u64) -> wit::HttpRequest {
-    let body = format!(
-        r#"{{"visitor_id":"v-{}","message_id":"m-{i}","text":"Hello, where is my order {i}?","name":"Ann"}}"#,
-        i % 1000
-    );
+    let body = load::visitor_message(i);
     wit::HttpRequest {
         method: "POST".into(),
         path: "/messages".into(),
@@ -151,20 +148,12 @@ fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-struct LoadResult {
-    requests: u64,
-    errors: u64,
-    elapsed: Duration,
-    p50: Duration,
-    p99: Duration,
-}
-
 async fn open_store_in(dir: &Path) -> Arc<dyn omni_core::Store> {
     let config = Config::parse(&dir.join("omni.toml"), "[storage]\ndata_dir = \"data\"\n", &|_| None).unwrap();
     open_store(&config).await.unwrap()
 }
 
-async fn load(
+async fn serve_and_load(
     connector: Arc<dyn Connector>,
     store: Arc<dyn omni_core::Store>,
     concurrency: usize,
@@ -196,71 +185,18 @@ async fn load(
     let address = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, http::router(state)).await });
 
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()
-        .unwrap();
-    let url = format!("http://{address}/hooks/webchat/messages");
-    let counter = Arc::new(AtomicU64::new(0));
-    let errors = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
-    let mut workers = Vec::new();
-    for _ in 0..concurrency {
-        let (client, url, counter, errors) = (client.clone(), url.clone(), counter.clone(), errors.clone());
-        workers.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            while Instant::now() < deadline {
-                let i = counter.fetch_add(1, Ordering::Relaxed);
-                let request = visitor_message(i);
-                let sent = Instant::now();
-                let response = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(request.body)
-                    .send()
-                    .await;
-                match response {
-                    Ok(r) if r.status().as_u16() == 202 => latencies.push(sent.elapsed()),
-                    _ => {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-            latencies
-        }));
-    }
-    let mut latencies = Vec::new();
-    for worker in workers {
-        latencies.extend(worker.await.unwrap());
-    }
-    let elapsed = started.elapsed();
+    let result = load::drive(
+        &format!("http://{address}/hooks/webchat/messages"),
+        concurrency,
+        seconds,
+    )
+    .await;
     server.abort();
-    latencies.sort();
-    let pick = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
-    LoadResult {
-        requests: latencies.len() as u64,
-        errors: errors.load(Ordering::Relaxed),
-        elapsed,
-        p50: pick(0.50),
-        p99: pick(0.99),
-    }
+    result
 }
 
 async fn end_to_end() {
-    let seconds = std::env::var("OMNI_BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
-    let concurrency = std::env::var("OMNI_BENCH_CONCURRENCY")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(32);
+    let (seconds, concurrency) = load::settings();
     let rounds = 2;
     let engine = Runtime::new(EngineOptions::default(), None).unwrap();
     // Alternate the two so drift in the machine's state hits both alike.
@@ -282,7 +218,7 @@ async fn end_to_end() {
             };
             runs.entry(kind)
                 .or_default()
-                .push(load(connector, store, concurrency, seconds).await);
+                .push(serve_and_load(connector, store, concurrency, seconds).await);
         }
     }
     println!("## End-to-end webhooks over HTTP into SQLite\n");
@@ -296,10 +232,7 @@ async fn end_to_end() {
     let mut throughput = BTreeMap::new();
     for kind in ["sandboxed", "native"] {
         let results = &runs[kind];
-        let rates: Vec<f64> = results
-            .iter()
-            .map(|r| r.requests as f64 / r.elapsed.as_secs_f64())
-            .collect();
+        let rates: Vec<f64> = results.iter().map(LoadResult::rate).collect();
         let mean = rates.iter().sum::<f64>() / rates.len() as f64;
         throughput.insert(kind, mean);
         let p50 = results.iter().map(|r| r.p50).max().unwrap_or_default();

@@ -89,7 +89,10 @@ fn verify_standard_webhook(request: &omni_tests::provider::Recorded) {
     let expected = format!("v1,{}", base64(&hmac_sha256(&secret, &signed)));
     assert_eq!(signature, expected);
     let sent: i64 = timestamp.parse().unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     assert!((now - sent).abs() < 300, "timestamp {sent} is not now ({now})");
 }
 
@@ -118,7 +121,11 @@ async fn an_abandoned_checkout_reaches_the_timeline_and_signed_outgoing_webhooks
     let person = event["person_id"].as_str().unwrap();
     let (_, timeline) = omni.api_get(&format!("/v1/persons/{person}/timeline")).await;
     assert!(
-        timeline["items"].as_array().unwrap().iter().any(|e| e["kind"] == "integration.checkout.abandoned"),
+        timeline["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "integration.checkout.abandoned"),
         "{timeline:#}"
     );
 
@@ -127,12 +134,18 @@ async fn an_abandoned_checkout_reaches_the_timeline_and_signed_outgoing_webhooks
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(receiver.requests().len(), 1, "only integration.* events are forwarded");
     let request = &received[0];
-    assert_eq!((request.method.as_str(), request.path.as_str()), ("POST", "/omni-events"));
+    assert_eq!(
+        (request.method.as_str(), request.path.as_str()),
+        ("POST", "/omni-events")
+    );
     verify_standard_webhook(request);
     let payload = request.json();
     assert_eq!(payload["type"], "integration.checkout.abandoned");
     assert_eq!(payload["data"]["person"]["id"], person);
-    assert_eq!(request.header("webhook-id"), Some(format!("evt_{}", event["position"]).as_str()));
+    assert_eq!(
+        request.header("webhook-id"),
+        Some(format!("evt_{}", event["position"]).as_str())
+    );
 
     // Agents see the person's orders, looked up in the shop.
     let (_, p) = omni.api_get(&format!("/v1/persons/{person}")).await;

@@ -51,7 +51,10 @@ async fn conversation_of(omni: &OmniProcess, visitor: &str) -> (String, String) 
         let id = conversation["id"].as_str().unwrap();
         let (_, detail) = omni.api_get(&format!("/v1/conversations/{id}")).await;
         let (_, person) = omni
-            .api_get(&format!("/v1/persons/{}?enrich=false", detail["person_id"].as_str().unwrap()))
+            .api_get(&format!(
+                "/v1/persons/{}?enrich=false",
+                detail["person_id"].as_str().unwrap()
+            ))
             .await;
         let has_visitor = person["identities"]
             .as_array()
@@ -124,12 +127,21 @@ async fn a_new_chat_person_appears_in_the_crm_once_and_enriches_the_person() {
     assert_eq!(contacts.len(), 1, "{contacts:#?}");
     assert_eq!(contacts[0].properties["email"], "ann@example.com");
     assert_eq!(linked, vec![contacts[0].id.clone()]);
-    let creates = hubspot.log().iter().filter(|l| *l == "POST /crm/v3/objects/contacts").count();
+    let creates = hubspot
+        .log()
+        .iter()
+        .filter(|l| *l == "POST /crm/v3/objects/contacts")
+        .count();
     assert_eq!(creates, 1, "{:#?}", hubspot.log());
 
     // The record is a verified identity of the person, linked by the integration.
     let (_, p) = omni.api_get(&format!("/v1/persons/{person}")).await;
-    let identity = p["identities"].as_array().unwrap().iter().find(|i| i["kind"] == "crm_id").unwrap();
+    let identity = p["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "crm_id")
+        .unwrap();
     assert_eq!(identity["verified"], true);
     assert_eq!(identity["verified_by"], "hubspot");
     // Enrichment: HubSpot's view of the person, on the person.
@@ -153,17 +165,28 @@ async fn a_resolved_conversation_is_logged_once_even_after_replaying_the_whole_l
         .await;
     assert_eq!(status, 202, "{reply}");
     let (status, body) = omni
-        .api_patch(&format!("/v1/conversations/{conversation}"), &json!({"status": "resolved"}))
+        .api_patch(
+            &format!("/v1/conversations/{conversation}"),
+            &json!({"status": "resolved"}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     wait_until("the transcript note", || hubspot.notes().len() == 1).await;
     let note = &hubspot.notes()[0];
     let body = note.properties["hs_note_body"].as_str().unwrap();
-    assert!(body.contains("My parcel is late") && body.contains("it ships today"), "{body}");
-    assert_eq!(note.contact.as_deref(), Some(wait_for_records(&omni, &person, 1).await[0].as_str()));
+    assert!(
+        body.contains("My parcel is late") && body.contains("it ships today"),
+        "{body}"
+    );
+    assert_eq!(
+        note.contact.as_deref(),
+        Some(wait_for_records(&omni, &person, 1).await[0].as_str())
+    );
     caught_up(&omni).await;
 
-    let (status, replay) = omni.api_post("/v1/subscribers/hubspot/replay", &json!({"from": 0})).await;
+    let (status, replay) = omni
+        .api_post("/v1/subscribers/hubspot/replay", &json!({"from": 0}))
+        .await;
     assert_eq!(status, 202, "{replay}");
     assert_eq!(replay["position"], 0);
     caught_up(&omni).await;
@@ -201,7 +224,11 @@ async fn an_operator_merge_is_reflected_in_the_crm() {
     wait_until("the contacts to merge", || hubspot.contacts().len() == 1).await;
     let survivor = &hubspot.contacts()[0];
     assert_eq!(survivor.id, first_record[0], "the older record survives");
-    let merged_away = hubspot.all_contacts().into_iter().find(|c| c.id == second_record[0]).unwrap();
+    let merged_away = hubspot
+        .all_contacts()
+        .into_iter()
+        .find(|c| c.id == second_record[0])
+        .unwrap();
     assert_eq!(merged_away.merged_into.as_deref(), Some(first_record[0].as_str()));
     let both = wait_for_records(&omni, merged["id"].as_str().unwrap(), 2).await;
     assert_eq!(both.len(), 2, "the person keeps both record ids: {both:?}");
@@ -214,11 +241,21 @@ async fn a_crm_that_was_down_catches_up_in_order_without_slowing_ingestion() {
     let omni = start(&hubspot, "first_retry = \"100ms\"\nmax_retry = \"400ms\"").await;
     let started = Instant::now();
     for (i, name) in ["dan", "eve", "fay"].iter().enumerate() {
-        chat(&omni, &format!("v-{name}"), &format!("m{i}"), &format!("{name}@example.com"), "Hello").await;
+        chat(
+            &omni,
+            &format!("v-{name}"),
+            &format!("m{i}"),
+            &format!("{name}@example.com"),
+            "Hello",
+        )
+        .await;
     }
     let (_, conversation) = conversation_of(&omni, "v-eve").await;
     let (status, _) = omni
-        .api_patch(&format!("/v1/conversations/{conversation}"), &json!({"status": "resolved"}))
+        .api_patch(
+            &format!("/v1/conversations/{conversation}"),
+            &json!({"status": "resolved"}),
+        )
         .await;
     assert_eq!(status, 200);
     let ingest_time = started.elapsed();

@@ -43,11 +43,22 @@ async fn a_long_poll_waits_for_the_next_event_and_pages_follow_positions() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     chat(&omni, "v1", "m1").await;
     let (waited, page) = poll.await.unwrap();
-    assert!(waited >= Duration::from_millis(400), "answered before the event: {waited:?}");
-    assert!(waited < Duration::from_secs(10), "the long-poll missed the event: {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(400),
+        "answered before the event: {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_secs(10),
+        "the long-poll missed the event: {waited:?}"
+    );
     let first = kinds(&page);
     assert!(first.contains(&"message.received".to_owned()), "{first:?}");
-    let positions: Vec<i64> = page["events"].as_array().unwrap().iter().map(|e| e["position"].as_i64().unwrap()).collect();
+    let positions: Vec<i64> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["position"].as_i64().unwrap())
+        .collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
     assert_eq!(page["next_after"], positions[positions.len() - 1]);
 

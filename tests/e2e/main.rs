@@ -13,5 +13,6 @@ mod malformed;
 mod operations;
 mod persons_cli;
 mod pipeline;
+mod salesforce;
 mod twilio;
 mod webchat;

@@ -58,8 +58,10 @@ type Answer = (StatusCode, Json<Value>);
 fn error(status: StatusCode, category: &str, message: &str) -> Answer {
     (
         status,
-        Json(json!({"status": "error", "message": message, "correlationId": "00000000-0000-0000-0000-000000000000",
-                    "category": category})),
+        Json(
+            json!({"status": "error", "message": message, "correlationId": "00000000-0000-0000-0000-000000000000",
+                    "category": category}),
+        ),
     )
 }
 
@@ -191,7 +193,10 @@ async fn search_contacts(State(crm): State<Arc<Crm>>, body: Bytes) -> Answer {
         })
         .map(contact_json)
         .collect();
-    (StatusCode::OK, Json(json!({"total": results.len(), "results": results})))
+    (
+        StatusCode::OK,
+        Json(json!({"total": results.len(), "results": results})),
+    )
 }
 
 async fn create_contact(State(crm): State<Arc<Crm>>, body: Bytes) -> Answer {
@@ -265,7 +270,11 @@ async fn merge(State(crm): State<Arc<Crm>>, body: Bytes) -> Answer {
     if let Some(contact) = contacts.iter_mut().find(|c| c.id == other) {
         contact.merged_into = Some(primary.clone());
     }
-    let survivor = contacts.iter().find(|c| c.id == primary).map(contact_json).unwrap_or_default();
+    let survivor = contacts
+        .iter()
+        .find(|c| c.id == primary)
+        .map(contact_json)
+        .unwrap_or_default();
     (StatusCode::OK, Json(survivor))
 }
 
@@ -285,7 +294,10 @@ async fn search_notes(State(crm): State<Arc<Crm>>, body: Bytes) -> Answer {
         })
         .map(|n| json!({"id": n.id, "properties": n.properties}))
         .collect();
-    (StatusCode::OK, Json(json!({"total": results.len(), "results": results})))
+    (
+        StatusCode::OK,
+        Json(json!({"total": results.len(), "results": results})),
+    )
 }
 
 async fn create_note(State(crm): State<Arc<Crm>>, body: Bytes) -> Answer {
@@ -299,7 +311,10 @@ async fn create_note(State(crm): State<Arc<Crm>>, body: Bytes) -> Answer {
         contact: body["associations"][0]["to"]["id"].as_str().map(str::to_owned),
     };
     crm.notes.lock().expect("notes").push(note.clone());
-    (StatusCode::CREATED, Json(json!({"id": note.id, "properties": note.properties})))
+    (
+        StatusCode::CREATED,
+        Json(json!({"id": note.id, "properties": note.properties})),
+    )
 }
 
 async fn owner(Path(_id): Path<String>) -> Answer {

@@ -5,11 +5,13 @@
 //!   talks to it over HTTP;
 //! - [`provider`]: a local fake of a provider API that records requests;
 //! - [`hubspot`]: a stateful local stand-in for HubSpot's CRM API;
+//! - [`load`]: the benchmarks' HTTP load generator;
 //! - [`native`]: runs a plugin crate compiled natively behind the host's
 //!   [`omni_host::connector::Connector`] trait, for sandbox-versus-native
 //!   comparisons.
 
 pub mod hubspot;
+pub mod load;
 pub mod native;
 pub mod process;
 pub mod provider;

@@ -127,9 +127,14 @@ pub async fn replay(
         .and_then(|id| app.registry.get(&id))
         .is_some_and(|c| c.integration().is_some());
     if !known {
-        return Err(ApiError::not_found(format!("no integration instance {name:?} is configured")));
+        return Err(ApiError::not_found(format!(
+            "no integration instance {name:?} is configured"
+        )));
     }
-    app.store.replay_subscriber(&name, body.from).await.map_err(ApiError::store)?;
+    app.store
+        .replay_subscriber(&name, body.from)
+        .await
+        .map_err(ApiError::store)?;
     app.log.nudge();
     let status = app
         .store

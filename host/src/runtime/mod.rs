@@ -36,9 +36,9 @@ use wasmtime::component::{HasSelf, Linker};
 
 pub use cache::CacheOutcome;
 pub use channel::WasmChannel;
-pub use integration::WasmIntegration;
 pub use engine::{EPOCH_TICK, EngineOptions};
 pub use error::{CallError, LoadError};
+pub use integration::WasmIntegration;
 pub use kv::{KvFailure, KvSession};
 pub use limits::{Limits, MAX_RESPONSE_HEADERS};
 pub use manifest::{Manifest, channel_name};

@@ -249,7 +249,11 @@ impl Follower {
                         attempts: 1,
                         next_attempt_at: self.retry_at(1, after),
                         error: Some(error),
-                        state: if single_attempt { ParkedState::Dead } else { ParkedState::Waiting },
+                        state: if single_attempt {
+                            ParkedState::Dead
+                        } else {
+                            ParkedState::Waiting
+                        },
                     });
                     waiting.insert(person);
                     if failures >= OUTAGE_THRESHOLD {
@@ -302,8 +306,11 @@ impl Follower {
     fn pause(&mut self) -> Duration {
         self.pauses += 1;
         let pause = backoff(&self.config, self.pauses, None);
-        tracing::warn!(subscriber = self.name(), pause_ms = pause.as_millis() as u64,
-            "several events failed in a row; pausing delivery");
+        tracing::warn!(
+            subscriber = self.name(),
+            pause_ms = pause.as_millis() as u64,
+            "several events failed in a row; pausing delivery"
+        );
         pause
     }
 
@@ -458,12 +465,24 @@ mod tests {
             ..SubscribeConfig::default()
         };
         let first = backoff(&config, 1, None);
-        assert!(first >= Duration::from_millis(800) && first <= Duration::from_millis(1200), "{first:?}");
+        assert!(
+            first >= Duration::from_millis(800) && first <= Duration::from_millis(1200),
+            "{first:?}"
+        );
         let fourth = backoff(&config, 4, None);
-        assert!(fourth >= Duration::from_millis(6400) && fourth <= Duration::from_millis(9600), "{fourth:?}");
+        assert!(
+            fourth >= Duration::from_millis(6400) && fourth <= Duration::from_millis(9600),
+            "{fourth:?}"
+        );
         assert!(backoff(&config, 30, None) <= Duration::from_secs(60));
-        assert_eq!(backoff(&config, 1, Some(Duration::from_secs(30))), Duration::from_secs(30));
-        assert_eq!(backoff(&config, 1, Some(Duration::from_secs(3600))), Duration::from_secs(60));
+        assert_eq!(
+            backoff(&config, 1, Some(Duration::from_secs(30))),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            backoff(&config, 1, Some(Duration::from_secs(3600))),
+            Duration::from_secs(60)
+        );
     }
 
     #[test]

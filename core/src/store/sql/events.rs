@@ -94,10 +94,11 @@ pub async fn seal(tx: &mut AnyConnection) -> Result<(), StoreError> {
     if count == 0 {
         return Ok(());
     }
-    let head: i64 = sqlx::query_scalar("UPDATE event_head SET position = position + $1 WHERE id = 1 RETURNING position")
-        .bind(count)
-        .fetch_one(&mut *tx)
-        .await?;
+    let head: i64 =
+        sqlx::query_scalar("UPDATE event_head SET position = position + $1 WHERE id = 1 RETURNING position")
+            .bind(count)
+            .fetch_one(&mut *tx)
+            .await?;
     sqlx::query(
         "UPDATE events SET position = numbered.position
          FROM (SELECT id, $1 + ROW_NUMBER() OVER (ORDER BY id) AS position FROM events WHERE position IS NULL) AS numbered

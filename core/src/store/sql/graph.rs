@@ -1143,7 +1143,9 @@ pub async fn link_record(
         .fetch_one(&mut *tx)
         .await?;
     let Some(anchor) = anchor else {
-        return Err(StoreError::Invalid(format!("person {person} has no identities to link a record to")));
+        return Err(StoreError::Invalid(format!(
+            "person {person} has no identities to link a record to"
+        )));
     };
     let link = |to: i64| NewLink {
         workspace: &workspace,
@@ -1178,7 +1180,10 @@ pub async fn link_record(
         }
         Some(node) => {
             let owner = node.person.unwrap_or(person);
-            let detail = format!("{} {} returned for this person belongs to another person", key.kind, key.value);
+            let detail = format!(
+                "{} {} returned for this person belongs to another person",
+                key.kind, key.value
+            );
             suggest(
                 tx,
                 NewSuggestion {

@@ -8,10 +8,9 @@ use super::graph::{self, Resolver};
 use super::{kv, rows};
 use crate::store::{StoreError, StoreOptions};
 use crate::{
-    IntegrationActivity,
     Attachment, CallEvent, ConnectorId, ConversationId, CsatEvent, DeliveryUpdate, Direction, InboundEvent,
-    InboundMessage, IngestBatch, IngestReport, MessageId, MessageKind, MessageStatus, PersonId, ProfileUpdate,
-    Timestamp,
+    InboundMessage, IngestBatch, IngestReport, IntegrationActivity, MessageId, MessageKind, MessageStatus, PersonId,
+    ProfileUpdate, Timestamp,
 };
 
 /// The batch's context.

@@ -337,7 +337,14 @@ impl Store for SqlStore {
         lease_until: Timestamp,
     ) -> Result<Option<i64>, StoreError> {
         let now = self.options.clock.now();
-        write_tx!(self, |tx| subscribers::acquire(tx, name, start, holder, lease_until, now))
+        write_tx!(self, |tx| subscribers::acquire(
+            tx,
+            name,
+            start,
+            holder,
+            lease_until,
+            now
+        ))
     }
 
     async fn advance_subscriber(

@@ -29,9 +29,11 @@ pub async fn acquire(
     let Some(row) = row else {
         let position: i64 = match start {
             StartAt::Beginning => 0,
-            StartAt::Now => sqlx::query_scalar("SELECT position FROM event_head WHERE id = 1")
-                .fetch_one(&mut *tx)
-                .await?,
+            StartAt::Now => {
+                sqlx::query_scalar("SELECT position FROM event_head WHERE id = 1")
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
         };
         sqlx::query(
             "INSERT INTO subscribers (name, position, lease_holder, leased_until, updated_at) VALUES ($1, $2, $3, $4, $5)",
@@ -320,11 +322,12 @@ pub async fn cached_profile(
     connector: &str,
     person: PersonId,
 ) -> Result<Option<(Option<serde_json::Value>, Timestamp)>, StoreError> {
-    let row = sqlx::query("SELECT data, fetched_at FROM integration_profiles WHERE connector_id = $1 AND person_id = $2")
-        .bind(connector)
-        .bind(person.to_string())
-        .fetch_optional(pool)
-        .await?;
+    let row =
+        sqlx::query("SELECT data, fetched_at FROM integration_profiles WHERE connector_id = $1 AND person_id = $2")
+            .bind(connector)
+            .bind(person.to_string())
+            .fetch_optional(pool)
+            .await?;
     row.map(|r| {
         let data = rows::get::<Option<String>>(&r, "data")?
             .map(|d| rows::json(&d))
