@@ -35,7 +35,10 @@ fn webchat(extra: &str) -> String {
 fn a_valid_config_passes() {
     let (code, out) = check(&webchat("config = { title = \"Acme\" }\n"));
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("plugin webchat: webchat 0.1.0 (webchat) ok"), "{out}");
+    assert!(
+        out.contains("plugin webchat: webchat 0.1.0 (channel webchat) ok"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -111,6 +114,10 @@ fn the_channels_example_passes_with_its_secrets_set() {
         ("omni_whatsapp", wasm::whatsapp()),
         ("omni_messenger", wasm::messenger()),
         ("omni_telegram", wasm::telegram()),
+        ("omni_hubspot", wasm::hubspot()),
+        ("omni_salesforce", wasm::salesforce()),
+        ("omni_shopify", wasm::shopify()),
+        ("omni_webhook_out", wasm::webhook_out()),
     ];
     let mut config = example.clone();
     for (name, path) in plugins {
@@ -143,4 +150,31 @@ fn the_channels_example_passes_with_its_secrets_set() {
     for id in ["webchat", "email", "sms", "voice", "whatsapp", "messenger", "telegram"] {
         assert!(text.contains(&format!("plugin {id}: ")), "{text}");
     }
+    for id in ["hubspot", "salesforce", "shopify", "campaigns"] {
+        assert!(
+            text.contains(&format!("plugin {id}: ")) && text.contains("(integration) ok"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn a_subscribe_table_on_a_channel_connector_is_refused_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("omni.toml");
+    let config = format!(
+        "[[plugins]]\nid = \"webchat\"\nwasm = \"{}\"\n[plugins.subscribe]\nevents = [\"person.*\"]\n",
+        wasm::webchat().display()
+    );
+    std::fs::write(&path, config).unwrap();
+    let output = Command::new(omni_bin())
+        .args(["config", "check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("omni.toml:4"), "{text}");
+    assert!(text.contains("plugins[0].subscribe"), "{text}");
+    assert!(text.contains("only integrations"), "{text}");
 }

@@ -11,6 +11,7 @@ mod events;
 mod identity;
 mod malformed;
 mod operations;
+mod outgoing;
 mod persons_cli;
 mod pipeline;
 mod salesforce;

@@ -126,3 +126,40 @@ fn disabled_plugins_are_skipped() {
     let config = parse("[[plugins]]\nid = \"a\"\nwasm = \"a.wasm\"\nenabled = false\n").unwrap();
     assert!(config.plugins.is_empty());
 }
+
+#[test]
+fn subscriptions_parse_with_defaults_and_name_bad_values() {
+    let entry = "[[plugins]]\nid = \"crm\"\nwasm = \"crm.wasm\"\n";
+    let config = parse(entry).unwrap();
+    let plugin = &config.plugins[0];
+    assert_eq!(plugin.subscribe, SubscribeConfig::default());
+    assert_eq!(plugin.subscribe_location, None);
+    assert_eq!(plugin.lookup_ttl, Duration::from_secs(600));
+
+    let text = format!(
+        "{entry}lookup_ttl = \"30s\"\n[plugins.subscribe]\nevents = [\"person.*\", \"conversation.resolved\"]\n\
+         from = \"beginning\"\nmax_attempts = 3\nfirst_retry = \"250ms\"\nmax_retry = \"1m\"\n"
+    );
+    let config = parse(&text).unwrap();
+    let plugin = &config.plugins[0];
+    assert_eq!(plugin.lookup_ttl, Duration::from_secs(30));
+    assert_eq!(plugin.subscribe.events, vec!["person.*", "conversation.resolved"]);
+    assert_eq!(plugin.subscribe.start, omni_core::StartAt::Beginning);
+    assert_eq!(plugin.subscribe.max_attempts, 3);
+    assert_eq!(plugin.subscribe.first_retry, Duration::from_millis(250));
+    assert_eq!(plugin.subscribe.max_retry, Duration::from_secs(60));
+    assert_eq!(plugin.subscribe_location.as_ref().map(|l| l.line), Some(5));
+
+    let (line, key, message) = error(&format!(
+        "{entry}[plugins.subscribe]\nevents = [\"person.*\", \"Person Merged\"]\n"
+    ));
+    assert_eq!((line, key.as_str()), (5, "plugins[0].subscribe.events[1]"));
+    assert!(message.contains("not an event kind"), "{message}");
+    let (line, key, message) = error(&format!("{entry}[plugins.subscribe]\nfrom = \"yesterday\"\n"));
+    assert_eq!((line, key.as_str()), (5, "plugins[0].subscribe.from"));
+    assert!(message.contains("beginning"), "{message}");
+    let (_, key, _) = error(&format!("{entry}[plugins.subscribe]\nmax_attempts = 0\n"));
+    assert_eq!(key, "plugins[0].subscribe.max_attempts");
+    let (_, key, _) = error(&format!("{entry}lookup_ttl = \"soon\"\n"));
+    assert_eq!(key, "plugins[0].lookup_ttl");
+}

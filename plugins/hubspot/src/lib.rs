@@ -33,7 +33,6 @@ pub mod lookup;
 pub mod merge;
 pub mod notes;
 pub mod state;
-pub mod timestamp;
 
 use omni_plugin_sdk::prelude::*;
 

@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::client::{self, Api};
 use crate::errors;
 use crate::state;
-use crate::timestamp;
+use omni_plugin_sdk::clock;
 
 /// HubSpot's association type "note to contact".
 pub const NOTE_TO_CONTACT: u32 = 202;
@@ -45,7 +45,7 @@ pub fn log_transcript(api: &Api, event: &DomainEvent, contact_id: &str) -> Resul
     }
 
     let mut properties = serde_json::Map::new();
-    properties.insert("hs_timestamp".into(), timestamp::rfc3339(event.at).into());
+    properties.insert("hs_timestamp".into(), clock::rfc3339(event.at).into());
     properties.insert("hs_note_body".into(), body(&event.transcript).into());
     properties.insert(property.to_owned(), position.into());
     let request = json!({

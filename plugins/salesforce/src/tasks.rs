@@ -6,7 +6,7 @@
 //! Task instead of logging the conversation twice.
 
 use omni_plugin_sdk::prelude::*;
-use omni_plugin_sdk::{MessageDirection, TranscriptLine};
+use omni_plugin_sdk::{MessageDirection, TranscriptLine, clock};
 use serde_json::{Map, Value, json};
 
 use crate::api::Api;
@@ -94,7 +94,7 @@ pub fn activity_fields(
         }
         _ => {
             fields.insert("Status".into(), json!("Completed"));
-            fields.insert("ActivityDate".into(), json!(date(event.at)));
+            fields.insert("ActivityDate".into(), json!(clock::date(event.at)));
             // WhoId takes a Contact or a Lead alike.
             fields.insert("WhoId".into(), json!(who));
         }
@@ -156,39 +156,9 @@ pub fn transcript(lines: &[TranscriptLine]) -> String {
     out
 }
 
-/// The UTC calendar date (`YYYY-MM-DD`) of a time in ms since the Unix epoch.
-pub fn date(at_ms: i64) -> String {
-    let days = at_ms.div_euclid(86_400_000);
-    // Howard Hinnant's civil-from-days algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_are_utc_calendar_days() {
-        assert_eq!(date(0), "1970-01-01");
-        assert_eq!(date(-1), "1969-12-31");
-        assert_eq!(date(951_782_400_000), "2000-02-29");
-        assert_eq!(date(1_717_243_199_999), "2024-06-01");
-        assert_eq!(date(1_717_243_200_000), "2024-06-01");
-        assert_eq!(date(1_717_286_399_999), "2024-06-01");
-        assert_eq!(date(1_717_286_400_000), "2024-06-02");
-        // Extremes must not panic.
-        let _ = date(i64::MAX);
-        let _ = date(i64::MIN);
-    }
 
     #[test]
     fn long_transcripts_are_cut_with_a_note() {
