@@ -163,6 +163,28 @@ pub enum PluginCommand {
         /// The component file.
         wasm: PathBuf,
     },
+    /// Run the conformance kit against a plugin, offline: contract, manifest,
+    /// config schema, fixtures, determinism, robustness, capabilities,
+    /// resource profile. Exits 1 when a check fails.
+    Test {
+        /// The component file.
+        wasm: PathBuf,
+        /// The plugin's conformance fixtures: `config.toml` and `*.json` cases.
+        #[arg(long)]
+        fixtures: Option<PathBuf>,
+        /// A sample config (`[config]` and `[secrets]` tables); default the fixtures' `config.toml`.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The version this one replaces: checks that configs and fixtures carry over.
+        #[arg(long)]
+        previous: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = crate::conformance::report::Format::Human)]
+        format: crate::conformance::report::Format,
+        /// Mutated requests in the robustness check.
+        #[arg(long, default_value_t = 1000)]
+        mutations: usize,
+    },
 }
 
 /// Parses arguments, runs the command and returns the exit code:
@@ -213,6 +235,35 @@ async fn execute(command: Command) -> Result<(), StartError> {
         Command::Plugin {
             command: PluginCommand::Inspect { wasm },
         } => inspect(&wasm).await,
+        Command::Plugin {
+            command:
+                PluginCommand::Test {
+                    wasm,
+                    fixtures,
+                    config,
+                    previous,
+                    format,
+                    mutations,
+                },
+        } => {
+            let options = crate::conformance::Options {
+                wasm,
+                fixtures,
+                config,
+                previous,
+                mutations,
+            };
+            let report = crate::conformance::run(&options).await;
+            print!("{}", report.render(format));
+            if report.passed() {
+                Ok(())
+            } else {
+                Err(StartError::Command(format!(
+                    "{} does not pass the conformance kit",
+                    options.wasm.display()
+                )))
+            }
+        }
         Command::Persons { config, command } => persons(&config, command).await,
         Command::Events { config, command } => events(&config, command).await,
         Command::Migrate { config } => {

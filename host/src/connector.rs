@@ -18,6 +18,21 @@ pub struct CallOutput<T> {
     pub value: T,
     /// Its key-value reads and writes.
     pub kv: KvChanges,
+    /// What the call used.
+    pub usage: CallUsage,
+}
+
+/// What one plugin call used: for logs and the conformance kit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallUsage {
+    /// Wall time, instantiation included.
+    pub elapsed: std::time::Duration,
+    /// The most linear memory the instance asked for, in bytes.
+    pub peak_memory: usize,
+    /// Host functions used beyond what the manifest declares, e.g. `secret-get(token)`.
+    pub undeclared: Vec<String>,
+    /// Outbound requests, as `METHOD url`.
+    pub requests: Vec<String>,
 }
 
 /// A channel connector instance. [`crate::runtime::WasmChannel`] is the real

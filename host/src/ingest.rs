@@ -133,7 +133,8 @@ impl Inbound {
     }
 }
 
-fn check_response(response: &wit::HttpResponse, connector: &dyn Connector) -> Result<(), CallError> {
+/// Refuses a plugin response over the limits or out of range.
+pub fn check_response(response: &wit::HttpResponse, connector: &dyn Connector) -> Result<(), CallError> {
     let limit = connector.limits().max_response_bytes;
     if response.body.len() > limit {
         return Err(CallError::InvalidOutput(format!(

@@ -15,6 +15,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod conformance;
 pub mod connector;
 pub mod contention;
 pub mod dispatch;

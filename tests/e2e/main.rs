@@ -4,6 +4,7 @@
 mod channels;
 mod commerce;
 mod config;
+mod conformance;
 mod containment;
 mod crm;
 mod delivery;

@@ -165,6 +165,7 @@ impl<T: sdk::Channel + 'static> Connector for NativeConnector<T> {
         Ok(CallOutput {
             value,
             kv: host.into_kv()?,
+            usage: Default::default(),
         })
     }
 
@@ -200,6 +201,7 @@ impl<T: sdk::Channel + 'static> Connector for NativeConnector<T> {
         Ok(CallOutput {
             value,
             kv: host.into_kv()?,
+            usage: Default::default(),
         })
     }
 }

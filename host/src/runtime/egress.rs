@@ -99,6 +99,11 @@ impl AllowList {
         self.rules.is_empty()
     }
 
+    /// Whether a URL is allowed, without resolving it.
+    pub fn permits(&self, url: &str) -> bool {
+        Url::parse(url).is_ok_and(|url| self.check(&url).is_ok())
+    }
+
     fn host_matches(pattern: &str, host: &str) -> bool {
         match pattern.strip_prefix("*.") {
             Some(suffix) => host.len() > suffix.len() + 1 && host.ends_with(&format!(".{suffix}")),

@@ -65,6 +65,7 @@ impl Connector for WasmIntegration {
                 self.sandbox.context.id
             ))),
             kv: Default::default(),
+            usage: Default::default(),
         })
     }
 }

@@ -56,6 +56,8 @@ pub struct CallLimiter {
     memory_bytes: usize,
     /// The size the plugin asked for when it hit the limit.
     pub breached: Option<usize>,
+    /// The largest size granted.
+    pub peak: usize,
 }
 
 impl CallLimiter {
@@ -64,6 +66,7 @@ impl CallLimiter {
         Self {
             memory_bytes,
             breached: None,
+            peak: 0,
         }
     }
 }
@@ -76,6 +79,7 @@ impl ResourceLimiter for CallLimiter {
             // which a Rust guest turns into an abort: the call traps.
             return Ok(false);
         }
+        self.peak = self.peak.max(desired);
         Ok(true)
     }
 
@@ -95,5 +99,6 @@ mod tests {
         assert_eq!(limiter.breached, None);
         assert!(!limiter.memory_growing(512, 4096, None).unwrap());
         assert_eq!(limiter.breached, Some(4096));
+        assert_eq!(limiter.peak, 512);
     }
 }

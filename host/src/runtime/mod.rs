@@ -19,6 +19,7 @@ mod integration;
 mod kv;
 mod limits;
 mod manifest;
+pub mod offline;
 mod sandbox;
 mod state;
 mod stderr;
@@ -116,6 +117,19 @@ impl Runtime {
         index: usize,
         store: Option<Arc<dyn Store>>,
     ) -> Result<(LoadedPlugin, LoadReport), LoadError> {
+        self.load_with(plugin, index, store, Network::Real).await
+    }
+
+    /// Like [`Runtime::load`], choosing the plugin's network: the real one
+    /// behind `allowed_hosts`, or an [`offline::OfflineNetwork`] for a
+    /// conformance run.
+    pub async fn load_with(
+        &self,
+        plugin: &PluginConfig,
+        index: usize,
+        store: Option<Arc<dyn Store>>,
+        network: Network,
+    ) -> Result<(LoadedPlugin, LoadReport), LoadError> {
         let started = Instant::now();
         let (component, cache) = self.compile(&plugin.wasm).await?;
         let path = &plugin.wasm;
@@ -124,7 +138,7 @@ impl Runtime {
                 let pre = self.link(path, &component, ChannelPre::new)?;
                 let describe = self.sandbox(pre, plugin.id.clone(), plugin.limits);
                 let manifest = check_manifest(path, describe.call_manifest().await)?;
-                let (sandbox, workspace) = self.configure(plugin, index, &manifest, describe, store)?;
+                let (sandbox, workspace) = self.configure(plugin, index, &manifest, describe, store, network)?;
                 LoadedPlugin::Channel(WasmChannel {
                     sandbox,
                     manifest,
@@ -135,7 +149,7 @@ impl Runtime {
                 let pre = self.link(path, &component, crm::CrmPre::new)?;
                 let describe = self.sandbox(pre, plugin.id.clone(), plugin.limits);
                 let manifest = check_manifest(path, describe.call_manifest().await)?;
-                let (sandbox, workspace) = self.configure(plugin, index, &manifest, describe, store)?;
+                let (sandbox, workspace) = self.configure(plugin, index, &manifest, describe, store, network)?;
                 LoadedPlugin::Integration(WasmIntegration {
                     sandbox,
                     manifest,
@@ -202,9 +216,20 @@ impl Runtime {
         manifest: &Manifest,
         describe: Sandbox<P>,
         store: Option<Arc<dyn Store>>,
+        network: Network,
     ) -> Result<(Sandbox<P>, String), LoadError> {
         manifest.check_instance(plugin, index)?;
-        let egress = egress_for(plugin, index, manifest, &plugin.wasm)?;
+        let (egress, offline) = match network {
+            Network::Real => (egress_for(plugin, index, manifest, &plugin.wasm)?, None),
+            Network::Offline => {
+                let declared =
+                    egress::AllowList::parse(&manifest.outbound_hosts).map_err(|message| LoadError::Manifest {
+                        path: plugin.wasm.clone(),
+                        message: format!("outbound-hosts: {message}"),
+                    })?;
+                (None, Some(Arc::new(offline::OfflineNetwork::new(declared))))
+            }
+        };
         let sandbox = Sandbox {
             context: Arc::new(PluginContext {
                 id: plugin.id.clone(),
@@ -212,12 +237,22 @@ impl Runtime {
                 secrets: plugin.secrets.clone(),
                 declared_secrets: manifest.secrets.clone(),
                 egress,
+                offline,
             }),
             kv_store: if manifest.kv { store } else { None },
             ..describe
         };
         Ok((sandbox, plugin.workspace.clone()))
     }
+}
+
+/// Where a plugin's outbound requests go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Network {
+    /// The network, limited to the instance's allowed hosts.
+    Real,
+    /// Nowhere: recorded and answered offline (conformance runs).
+    Offline,
 }
 
 /// A loaded plugin of either world.
@@ -242,6 +277,14 @@ impl LoadedPlugin {
         match self {
             LoadedPlugin::Channel(c) => &c.manifest,
             LoadedPlugin::Integration(i) => &i.manifest,
+        }
+    }
+
+    /// The offline network it was loaded with, if any.
+    pub fn offline(&self) -> Option<Arc<offline::OfflineNetwork>> {
+        match self {
+            LoadedPlugin::Channel(c) => c.sandbox.context.offline.clone(),
+            LoadedPlugin::Integration(i) => i.sandbox.context.offline.clone(),
         }
     }
 
@@ -317,6 +360,7 @@ impl Runtime {
                 secrets: BTreeMap::new(),
                 declared_secrets: Vec::new(),
                 egress: None,
+                offline: None,
             }),
             limits,
             kv_store: None,

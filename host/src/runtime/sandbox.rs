@@ -12,7 +12,7 @@ use super::bindings::{Channel, ChannelPre, crm};
 use super::kv::KvSession;
 use super::state::{CallState, PluginContext};
 use super::{CallError, Limits};
-use crate::connector::CallOutput;
+use crate::connector::{CallOutput, CallUsage};
 
 /// A linked component of one world, ready to instantiate.
 pub trait WorldPre: Send + Sync + 'static {
@@ -84,6 +84,7 @@ impl<P: WorldPre> Sandbox<P> {
             .acquire()
             .await
             .map_err(|_| CallError::Host("the plugin runtime is shutting down".into()))?;
+        let started = Instant::now();
         let mut store = self.new_store();
         let outcome = tokio::time::timeout(self.limits.timeout + HOST_GRACE, async {
             let instance = self.pre.instantiate(&mut store).await?;
@@ -109,9 +110,17 @@ impl<P: WorldPre> Sandbox<P> {
             tracing::warn!(connector = %self.context.id, dropped = state.logs_dropped,
                 "plugin wrote more log lines than allowed in one call");
         }
+        let state = store.into_data();
+        let usage = CallUsage {
+            elapsed: started.elapsed(),
+            peak_memory: state.limiter.peak,
+            undeclared: state.undeclared,
+            requests: state.requests,
+        };
         Ok(CallOutput {
             value,
-            kv: store.into_data().kv.into_changes(),
+            kv: state.kv.into_changes(),
+            usage,
         })
     }
 

@@ -16,6 +16,7 @@ use super::bindings::omni::plugin::{host, types};
 use super::egress::{Egress, EgressError, OutgoingRequest};
 use super::kv::{KvFailure, KvSession};
 use super::limits::{CallLimiter, MAX_HTTP_REQUESTS, MAX_LOG_LINE_BYTES, MAX_LOG_LINES};
+use super::offline::OfflineNetwork;
 use super::stderr::CapturedStderr;
 
 /// What a plugin instance may see: its own config, secrets and capabilities.
@@ -31,6 +32,8 @@ pub struct PluginContext {
     pub declared_secrets: Vec<String>,
     /// Outbound HTTP, limited to the instance's allowed hosts.
     pub egress: Option<Arc<Egress>>,
+    /// In a conformance run: the offline network that replaces `egress`.
+    pub offline: Option<Arc<OfflineNetwork>>,
 }
 
 /// The data of one call's `Store`.
@@ -52,6 +55,8 @@ pub struct CallState {
     /// When the call must end; outbound requests share it.
     pub deadline: Instant,
     http_requests: usize,
+    /// Outbound requests made, as `METHOD url`.
+    pub requests: Vec<String>,
 }
 
 impl CallState {
@@ -70,6 +75,7 @@ impl CallState {
             undeclared: Vec::new(),
             deadline,
             http_requests: 0,
+            requests: Vec::new(),
         }
     }
 }
@@ -139,21 +145,27 @@ impl host::Host for CallState {
     }
 
     async fn kv_get(&mut self, key: String) -> Result<Option<Vec<u8>>, types::KvError> {
-        self.kv.get(&key).await.map_err(kv_error)
+        let result = self.kv.get(&key).await;
+        self.kv_result(result)
     }
 
     async fn kv_set(&mut self, key: String, value: Vec<u8>) -> Result<(), types::KvError> {
-        self.kv.set(&key, value).map_err(kv_error)
+        let result = self.kv.set(&key, value);
+        self.kv_result(result)
     }
 
     async fn kv_delete(&mut self, key: String) -> Result<(), types::KvError> {
-        self.kv.delete(&key).map_err(kv_error)
+        let result = self.kv.delete(&key);
+        self.kv_result(result)
     }
 
     async fn http_send(
         &mut self,
         request: types::OutgoingRequest,
     ) -> Result<types::IncomingResponse, types::HttpError> {
+        if let Some(offline) = self.plugin.offline.clone() {
+            return self.offline_send(&offline, request);
+        }
         let Some(egress) = self.plugin.egress.clone() else {
             return Err(types::HttpError::Denied(
                 "this connector instance may not make HTTP requests".into(),
@@ -196,6 +208,49 @@ impl host::Host for CallState {
                 })
             }
         }
+    }
+}
+
+impl CallState {
+    /// A key-value result for the plugin; a refusal for want of the `kv`
+    /// capability is remembered as undeclared use.
+    fn kv_result<T>(&mut self, result: Result<T, KvFailure>) -> Result<T, types::KvError> {
+        if let Err(KvFailure::Denied(_)) = &result
+            && !self.undeclared.iter().any(|u| u == "kv")
+        {
+            self.undeclared.push("kv".to_owned());
+        }
+        result.map_err(kv_error)
+    }
+
+    /// `http-send` in a conformance run: recorded, checked against the
+    /// manifest's hosts, answered offline.
+    fn offline_send(
+        &mut self,
+        offline: &OfflineNetwork,
+        request: types::OutgoingRequest,
+    ) -> Result<types::IncomingResponse, types::HttpError> {
+        self.requests.push(format!("{} {}", request.method, request.url));
+        if !offline.declared(&request.url) {
+            let host = url::Url::parse(&request.url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_else(|| request.url.clone());
+            self.undeclared.push(format!("http-send({host})"));
+            return Err(types::HttpError::Denied(format!(
+                "{host} is not among the manifest's outbound-hosts"
+            )));
+        }
+        let answer = offline.answer();
+        Ok(types::IncomingResponse {
+            status: answer.status,
+            headers: answer
+                .headers
+                .into_iter()
+                .map(|(name, value)| types::Header { name, value })
+                .collect(),
+            body: answer.body,
+        })
     }
 }
 

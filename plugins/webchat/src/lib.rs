@@ -53,7 +53,12 @@ impl Channel for Webchat {
                         "items": { "type": "string" },
                         "description": "Origins allowed to embed the widget (CORS); \"*\" allows any."
                     },
-                    "max_text_length": { "type": "integer", "minimum": 1, "maximum": 100000 },
+                    "max_text_length": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": 100000,
+                        "description": "Longest visitor message, in characters; longer ones are refused."
+                    },
                     "require_signed_users": {
                         "type": "boolean",
                         "description": "Refuse messages that claim a user id without a valid user_hash."
