@@ -140,3 +140,20 @@ fn the_report_comes_as_junit_for_ci_systems() {
         "{xml}"
     );
 }
+
+#[test]
+fn an_upgrade_must_raise_the_version_and_keep_the_cases_passing() {
+    let previous = wasm::webchat().display().to_string();
+    let (code, report) = kit(
+        wasm::webchat(),
+        &["--fixtures", &fixtures("webchat"), "--previous", &previous],
+    );
+    assert_eq!(code, Some(1), "{report:#}");
+    let failed = failures(&report);
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert!(
+        failed[0].starts_with("upgrade safety: ")
+            && failed[0].contains("the version does not increase (0.1.0 -> 0.1.0)"),
+        "{failed:#?}"
+    );
+}
