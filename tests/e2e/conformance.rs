@@ -81,6 +81,25 @@ fn every_in_tree_plugin_passes_the_kit_with_its_fixtures() {
 }
 
 #[test]
+fn the_plugin_template_passes_the_kit_with_its_fixtures() {
+    let fixtures = format!(
+        "{}/../plugin-sdk/template/fixtures/conformance",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let (code, report) = kit(wasm::template(), &["--fixtures", &fixtures]);
+    assert_eq!(code, Some(0), "{:#?}", failures(&report));
+    let passed: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "pass")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(passed.contains(&"fixture: a signed message"), "{passed:?}");
+    assert!(passed.contains(&"robustness: forged signature"), "{passed:?}");
+}
+
+#[test]
 fn a_sloppy_plugin_fails_the_checks_it_breaks_with_an_actionable_message() {
     // The hostile test plugin's schema accepts any key.
     let (code, report) = kit(wasm::hostile(), &[]);

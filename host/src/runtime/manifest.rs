@@ -99,6 +99,27 @@ impl Manifest {
             key: format!("plugins[{index}]"),
             message: format!("plugin {} has an unusable config schema: {e}", self.id),
         })?;
+        // Name an unknown key ourselves: a schema without `properties` reports
+        // it as a bare "false schema" error on the whole table.
+        if self.config_schema.get("additionalProperties") == Some(&serde_json::Value::Bool(false)) {
+            let known = self.config_schema.get("properties").and_then(|p| p.as_object());
+            if let Some(key) = instance
+                .config
+                .keys()
+                .find(|k| !known.is_some_and(|p| p.contains_key(*k)))
+            {
+                let mut names: Vec<&String> = known.map(|p| p.keys().collect()).unwrap_or_default();
+                names.sort();
+                return Err(ConfigError::Invalid {
+                    location: instance.config_locations.get(key).unwrap_or(&instance.location).clone(),
+                    key: format!("plugins[{index}].config.{key}"),
+                    message: format!(
+                        "plugin {} {} has no config key {key:?} (it knows {names:?})",
+                        self.id, self.version
+                    ),
+                });
+            }
+        }
         let config = serde_json::Value::Object(instance.config.clone());
         if let Some(error) = validator.iter_errors(&config).next() {
             let mut path: Vec<String> = error
