@@ -49,6 +49,11 @@
 
 #![warn(missing_docs)]
 
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 // Lets the generated bindings name this crate the way plugin crates do.
 extern crate self as omni_plugin_sdk;
 

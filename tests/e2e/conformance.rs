@@ -176,3 +176,25 @@ fn an_upgrade_must_raise_the_version_and_keep_the_cases_passing() {
         "{failed:#?}"
     );
 }
+
+#[test]
+fn each_broken_behaviour_fails_the_check_that_targets_it() {
+    let cases = [
+        ("trap", "robustness: mutated fixtures", "trap"),
+        ("alloc", "robustness: mutated fixtures", "memory"),
+        ("huge", "fixture: huge", "invalid response"),
+        ("undeclared-secret", "capabilities", "secret-get(not_declared)"),
+    ];
+    for (behaviour, check, words) in cases {
+        let dir = format!("{}/plugins/hostile/fixtures/{behaviour}", env!("CARGO_MANIFEST_DIR"));
+        let (code, report) = kit(wasm::hostile(), &["--fixtures", &dir]);
+        assert_eq!(code, Some(1), "{behaviour}: {report:#}");
+        let failed = failures(&report);
+        assert!(
+            failed
+                .iter()
+                .any(|f| f.starts_with(&format!("{check}: ")) && f.contains(words)),
+            "{behaviour} should fail {check:?} mentioning {words:?}: {failed:#?}"
+        );
+    }
+}

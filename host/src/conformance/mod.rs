@@ -48,6 +48,10 @@ pub struct Options {
     pub mutations: usize,
 }
 
+/// Faults after which a robustness check stops (a looping plugin would
+/// otherwise cost the whole deadline on every mutation).
+const MAX_FAULTS: usize = 5;
+
 /// Headers that carry a signature or credential.
 fn is_signature_header(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
@@ -107,6 +111,8 @@ struct Subject {
     connector: Arc<dyn Connector>,
     usage: Vec<CallUsage>,
     normalizer: Normalizer,
+    /// Where the plugin's key-value writes go, as in the host.
+    store: Option<Arc<dyn omni_core::Store>>,
 }
 
 impl Subject {
@@ -116,6 +122,20 @@ impl Subject {
             Err(e) => return Outcome::Failed(call_failure(&e)),
         };
         self.usage.push(output.usage);
+        if let Some(store) = &self.store
+            && !output.kv.writes.is_empty()
+        {
+            let batch = omni_core::IngestBatch {
+                workspace: self.connector.workspace().to_owned(),
+                connector: self.connector.id().clone(),
+                channel: self.connector.manifest().channel.clone(),
+                events: Vec::new(),
+                kv: output.kv,
+            };
+            if let Err(e) = store.ingest(batch).await {
+                return Outcome::Failed(format!("its key-value writes cannot be stored: {e}"));
+            }
+        }
         let outcome = match output.value {
             Ok(outcome) => outcome,
             Err(error) => {
@@ -287,6 +307,7 @@ pub async fn run(options: &Options) -> Report {
         connector: loaded.into_connector(),
         usage: Vec::new(),
         normalizer: Normalizer::default(),
+        store: Some(store.clone()),
     };
     fixtures_check(&mut report, &mut subject, &cases).await;
     determinism_check(&mut report, &mut subject, &cases).await;
@@ -605,6 +626,9 @@ async fn robustness_checks(report: &mut Report, subject: &mut Subject, cases: &[
     };
     let mut faults = Vec::new();
     for i in 0..mutations {
+        if faults.len() >= MAX_FAULTS {
+            break;
+        }
         let mut r = seeds[i % seeds.len()].clone();
         r.body = mutate::mutate(&mut rng, &r.body);
         if let Some(fault) = subject.webhook(r).await.fault() {
@@ -882,6 +906,7 @@ async fn upgrade_check(
             connector: old_loaded.into_connector(),
             usage: Vec::new(),
             normalizer: Normalizer::default(),
+            store: None,
         };
         let new_plugin = plugin_config(&current_path(report), sample, dir);
         if let Ok((new_loaded, _)) = runtime.load_with(&new_plugin, 0, None, Network::Offline).await {
@@ -889,6 +914,7 @@ async fn upgrade_check(
                 connector: new_loaded.into_connector(),
                 usage: Vec::new(),
                 normalizer: Normalizer::default(),
+                store: None,
             };
             for loaded in cases {
                 let old_ids = match old_subject.webhook(loaded.request.clone()).await {
