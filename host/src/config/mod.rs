@@ -170,6 +170,13 @@ pub struct SendLimitConfig {
     pub burst: Option<u32>,
 }
 
+/// `path` made absolute against the working directory. A SQLite URL must
+/// hold an absolute path: the URL parser takes the first segment of a
+/// relative one (`sqlite://examples/../data/omni.db`) for a host name.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -214,7 +221,7 @@ impl Config {
             Some(v) => base.join(v.get_ref()),
         };
         let database_url = match &raw.storage.database_url {
-            None => format!("sqlite://{}", data_dir.join("omni.db").display()),
+            None => format!("sqlite://{}", absolute(&data_dir.join("omni.db")).display()),
             Some(v) if v.get_ref().starts_with("postgres://") || v.get_ref().starts_with("postgresql://") => {
                 v.get_ref().clone()
             }
@@ -223,7 +230,7 @@ impl Config {
                 match url.strip_prefix("sqlite://") {
                     Some(file) if !file.is_empty() => {
                         let (file, params) = file.split_once('?').map_or((file, None), |(f, p)| (f, Some(p)));
-                        let resolved = base.join(file);
+                        let resolved = absolute(&base.join(file));
                         match params {
                             Some(p) => format!("sqlite://{}?{p}", resolved.display()),
                             None => format!("sqlite://{}", resolved.display()),

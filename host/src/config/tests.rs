@@ -37,7 +37,12 @@ fn a_good_config_resolves_paths_secrets_and_defaults() {
     let config = parse(GOOD).unwrap();
     assert_eq!(config.server.listen.port(), 9000);
     assert_eq!(config.storage.data_dir, Path::new("conf/data"));
-    assert_eq!(config.storage.database_url, "sqlite://conf/data/omni.db");
+    // Absolute, or the URL parser would take `conf` for a host (`omni run --config conf/omni.toml`).
+    let cwd = std::env::current_dir().unwrap();
+    assert_eq!(
+        config.storage.database_url,
+        format!("sqlite://{}", cwd.join("conf/data/omni.db").display())
+    );
     let plugin = &config.plugins[0];
     assert_eq!(plugin.id.as_str(), "webchat");
     assert_eq!(plugin.wasm, Path::new("conf/plugins/webchat.wasm"));
