@@ -87,6 +87,108 @@ pub struct Expect {
     pub events: Option<Vec<Value>>,
 }
 
+/// A send case (`*.send.json`): a message the business sends, the
+/// provider's scripted answers, and the requests and receipt expected.
+///
+/// ```json
+/// {
+///   "name": "a reply by SMS",
+///   "message": {"id": "msg-1", "conversation_id": "conv-1", "text": "On its way"},
+///   "recipient": {"kind": "phone", "value": "+14155550100"},
+///   "answers": [{"status": 201, "body_file": "../message-created.json"}],
+///   "expect": {"requests": [{"method": "POST", "url": "https://api.twilio.com/…/Messages.json"}],
+///              "receipt": {"external_id": "SM…", "state": "sent"}}
+/// }
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendCase {
+    /// What it shows.
+    pub name: String,
+    /// The message.
+    pub message: SendMessage,
+    /// Where it goes.
+    pub recipient: Recipient,
+    /// The provider's answers to the plugin's requests, in order; after
+    /// them every request gets 503.
+    #[serde(default)]
+    pub answers: Vec<AnswerSpec>,
+    /// What must come out.
+    #[serde(default)]
+    pub expect: SendExpect,
+}
+
+/// The outbound message of a send case.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessage {
+    /// The host's message id (the idempotency key).
+    pub id: String,
+    /// The conversation.
+    pub conversation_id: String,
+    /// Text.
+    pub text: String,
+    /// The last inbound external id, for threading.
+    pub reply_to: Option<String>,
+    /// The channel's thread id.
+    pub thread_id: Option<String>,
+}
+
+/// The recipient of a send case.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipient {
+    /// `email`, `phone`, `channel-user`, `crm-id` or `external-id`.
+    pub kind: String,
+    /// The address.
+    pub value: String,
+    /// Whether it is proven.
+    #[serde(default)]
+    pub verified: bool,
+}
+
+/// A scripted provider answer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerSpec {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Body as text.
+    pub body: Option<String>,
+    /// Body from a file next to the case.
+    pub body_file: Option<String>,
+}
+
+/// What a send case expects.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendExpect {
+    /// The plugin's requests, in order, as `{"method", "url"}`; absent: not checked.
+    pub requests: Option<Vec<Value>>,
+    /// Fields of the receipt (`external_id`, `state`).
+    pub receipt: Option<Value>,
+    /// `retryable` or `permanent` when the send must fail.
+    pub error: Option<String>,
+}
+
+/// A loaded send case, ready to run.
+#[derive(Debug, Clone)]
+pub struct LoadedSend {
+    /// The file.
+    pub file: PathBuf,
+    /// The case.
+    pub case: SendCase,
+    /// The message as the host passes it.
+    pub message: wit::OutboundMessage,
+    /// The recipient as the host passes it.
+    pub recipient: wit::Identity,
+    /// The scripted answers.
+    pub answers: Vec<crate::runtime::offline::Answer>,
+}
+
 /// A loaded case with its request ready to send.
 #[derive(Debug, Clone)]
 pub struct Loaded {
@@ -98,7 +200,94 @@ pub struct Loaded {
     pub request: wit::HttpRequest,
 }
 
-/// Reads `dir`: the sample (if `config.toml` exists) and every `*.json` case, sorted by name.
+/// Everything in a fixtures directory.
+#[derive(Debug, Clone, Default)]
+pub struct Fixtures {
+    /// The sample config, when `config.toml` exists.
+    pub sample: Option<Sample>,
+    /// Webhook cases.
+    pub webhooks: Vec<Loaded>,
+    /// Send cases.
+    pub sends: Vec<LoadedSend>,
+}
+
+/// Reads `dir`: the sample, `*.json` webhook cases and `*.send.json` send cases, sorted by name.
+pub fn load_all(dir: &Path) -> Result<Fixtures, String> {
+    let (sample, webhooks) = load(dir)?;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| is_send_case(path))
+        .collect();
+    files.sort();
+    let mut sends = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let case: SendCase = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+        let recipient = wit::Identity {
+            kind: match case.recipient.kind.as_str() {
+                "email" => wit::IdentityKind::Email,
+                "phone" => wit::IdentityKind::Phone,
+                "channel-user" => wit::IdentityKind::ChannelUser,
+                "crm-id" => wit::IdentityKind::CrmId,
+                "external-id" => wit::IdentityKind::ExternalId,
+                other => return Err(format!("{}: unknown recipient kind {other:?}", file.display())),
+            },
+            value: case.recipient.value.clone(),
+            verified: case.recipient.verified,
+        };
+        let message = wit::OutboundMessage {
+            id: case.message.id.clone(),
+            conversation_id: case.message.conversation_id.clone(),
+            text: case.message.text.clone(),
+            attachments: Vec::new(),
+            reply_to: case.message.reply_to.clone(),
+            thread_id: case.message.thread_id.clone(),
+        };
+        let mut answers = Vec::new();
+        for answer in &case.answers {
+            let body = match (&answer.body, &answer.body_file) {
+                (Some(text), None) => text.clone().into_bytes(),
+                (None, Some(name)) => {
+                    let path = file.parent().unwrap_or(Path::new(".")).join(name);
+                    std::fs::read(&path)
+                        .map_err(|e| format!("{}: body_file {}: {e}", file.display(), path.display()))?
+                }
+                (None, None) => Vec::new(),
+                _ => return Err(format!("{}: give body or body_file, not both", file.display())),
+            };
+            answers.push(crate::runtime::offline::Answer {
+                status: answer.status,
+                headers: answer
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                    .collect(),
+                body,
+            });
+        }
+        sends.push(LoadedSend {
+            file,
+            case,
+            message,
+            recipient,
+            answers,
+        });
+    }
+    Ok(Fixtures {
+        sample,
+        webhooks,
+        sends,
+    })
+}
+
+fn is_send_case(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(".send.json"))
+}
+
+/// Reads `dir`: the sample (if `config.toml` exists) and every `*.json` webhook case, sorted by name.
 pub fn load(dir: &Path) -> Result<(Option<Sample>, Vec<Loaded>), String> {
     let sample = match std::fs::read_to_string(dir.join("config.toml")) {
         Ok(text) => {
@@ -110,7 +299,7 @@ pub fn load(dir: &Path) -> Result<(Option<Sample>, Vec<Loaded>), String> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .filter(|path| path.extension().is_some_and(|e| e == "json") && !is_send_case(path))
         .collect();
     files.sort();
     let mut cases = Vec::new();
@@ -189,14 +378,15 @@ pub fn event_json(event: &wit::Event) -> Value {
         }),
         wit::Event::DeliveryStatus(s) => json!({
             "type": "delivery-status", "external_id": s.external_id,
-            "state": format!("{:?}", s.state).to_ascii_lowercase(), "error": s.error, "at": s.at,
+            "state": state_name(s.state), "error": s.error, "at": s.at,
         }),
         wit::Event::ContactProfile(p) => json!({
             "type": "contact-profile", "subject": identity(&p.subject), "display_name": p.display_name,
             "claims": identities(&p.claims),
         }),
         wit::Event::Activity(a) => json!({
-            "type": "activity", "subject": identity(&a.subject), "kind": format!("{:?}", a.kind).to_ascii_lowercase(),
+            "type": "activity", "subject": identity(&a.subject),
+            "kind": match a.kind { wit::ActivityKind::Typing => "typing", wit::ActivityKind::Seen => "seen" },
         }),
         wit::Event::CallRecord(c) => json!({
             "type": "call-record", "external_id": c.external_id, "party": identity(&c.party),
@@ -210,6 +400,16 @@ pub fn event_json(event: &wit::Event) -> Value {
             "type": "integration", "external_id": i.external_id, "subject": identity(&i.subject),
             "kind": i.kind, "summary": i.summary,
         }),
+    }
+}
+
+/// A delivery state as the SDK spells it.
+pub fn state_name(state: wit::DeliveryState) -> &'static str {
+    match state {
+        wit::DeliveryState::Sent => "sent",
+        wit::DeliveryState::Delivered => "delivered",
+        wit::DeliveryState::Read => "read",
+        wit::DeliveryState::Failed => "failed",
     }
 }
 
@@ -264,6 +464,21 @@ mod tests {
         assert_eq!(cases[0].request.method, "POST");
         assert_eq!(cases[0].request.body, b"raw");
         assert_eq!(cases[0].request.headers[0].name, "x-sig");
+        std::fs::write(
+            dir.path().join("reply.send.json"),
+            r#"{"name": "r", "message": {"id": "m", "conversation_id": "c", "text": "t"},
+                "recipient": {"kind": "phone", "value": "+14155550100"},
+                "answers": [{"status": 201, "body": "{}"}], "expect": {"error": "permanent"}}"#,
+        )
+        .unwrap();
+        let all = load_all(dir.path()).unwrap();
+        assert_eq!(
+            (all.webhooks.len(), all.sends.len()),
+            (1, 1),
+            "a send case is not a webhook case"
+        );
+        assert_eq!(all.sends[0].recipient.kind, wit::IdentityKind::Phone);
+        assert_eq!(all.sends[0].answers[0].status, 201);
         std::fs::write(dir.path().join("b.json"), r#"{"name": "b", "request": {"path": "in"}}"#).unwrap();
         assert!(load(dir.path()).unwrap_err().contains("path must start with /"));
     }

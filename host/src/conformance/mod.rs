@@ -29,8 +29,9 @@ use crate::config::{ConfigError, Location, PluginConfig};
 use crate::connector::{CallUsage, Connector};
 use crate::events;
 use crate::runtime::bindings::wit;
+use crate::runtime::offline::{Answer, OfflineNetwork};
 use crate::runtime::{CallError, EngineOptions, Inspection, Limits, LoadError, LoadedPlugin, Network, Runtime};
-use cases::{Loaded, Sample};
+use cases::{Loaded, LoadedSend, Sample};
 use report::{Report, Status};
 
 /// What to test.
@@ -174,10 +175,10 @@ fn elapsed_since(started: Instant) -> Duration {
 pub async fn run(options: &Options) -> Report {
     let mut report = Report::new(options.wasm.display().to_string());
     let started = Instant::now();
-    let (fixture_sample, cases) = match &options.fixtures {
-        None => (None, Vec::new()),
-        Some(dir) => match cases::load(dir) {
-            Ok(loaded) => loaded,
+    let (fixture_sample, cases, sends) = match &options.fixtures {
+        None => (None, Vec::new(), Vec::new()),
+        Some(dir) => match cases::load_all(dir) {
+            Ok(fixtures) => (fixtures.sample, fixtures.webhooks, fixtures.sends),
             Err(e) => {
                 report.add("fixtures: readable", Status::Fail, e, elapsed_since(started));
                 return report;
@@ -303,6 +304,7 @@ pub async fn run(options: &Options) -> Report {
     violations_check(&mut report, &runtime, &plugin, &manifest.config_schema).await;
 
     let integration = matches!(loaded, LoadedPlugin::Integration(_));
+    let offline = loaded.offline();
     let mut subject = Subject {
         connector: loaded.into_connector(),
         usage: Vec::new(),
@@ -314,6 +316,9 @@ pub async fn run(options: &Options) -> Report {
     robustness_checks(&mut report, &mut subject, &cases, options.mutations).await;
     if integration {
         integration_checks(&mut report, &subject).await;
+    } else if let Some(offline) = &offline {
+        send_checks(&mut report, &mut subject, offline, &sends).await;
+        send_robustness(&mut report, &mut subject, offline).await;
     }
     capabilities_check(&mut report, &subject.usage);
     profile_check(&mut report, &subject.usage, subject.connector.limits());
@@ -953,4 +958,167 @@ async fn upgrade_check(
 
 fn current_path(report: &Report) -> PathBuf {
     PathBuf::from(&report.file)
+}
+
+/// The plugin's send cases: the requests it makes and the receipt or error.
+async fn send_checks(report: &mut Report, subject: &mut Subject, offline: &OfflineNetwork, sends: &[LoadedSend]) {
+    if sends.is_empty() {
+        report.add(
+            "send cases",
+            Status::Skip,
+            "no send cases (*.send.json in the fixtures)",
+            Duration::ZERO,
+        );
+        return;
+    }
+    for loaded in sends {
+        let started = Instant::now();
+        offline.clear();
+        offline.script(loaded.answers.clone());
+        let name = format!("send: {}", loaded.case.name);
+        let file = loaded.file.display();
+        let output = match subject
+            .connector
+            .send(loaded.message.clone(), loaded.recipient.clone())
+            .await
+        {
+            Ok(output) => output,
+            Err(e) => {
+                report.add(
+                    name,
+                    Status::Fail,
+                    format!("{file}: {}", call_failure(&e)),
+                    started.elapsed(),
+                );
+                continue;
+            }
+        };
+        let requests: Vec<Value> = output
+            .usage
+            .requests
+            .iter()
+            .map(|r| {
+                let (method, url) = r.split_once(' ').unwrap_or((r.as_str(), ""));
+                json!({"method": method, "url": url})
+            })
+            .collect();
+        subject.usage.push(output.usage.clone());
+        let mut problems = Vec::new();
+        if let Some(expected) = &loaded.case.expect.requests {
+            if expected.len() != requests.len() {
+                problems.push(format!(
+                    "{} requests {requests:?}, expected {}",
+                    requests.len(),
+                    expected.len()
+                ));
+            } else {
+                for (e, a) in expected.iter().zip(&requests) {
+                    if !cases::matches(e, a) {
+                        problems.push(format!("request {a}, expected {e}"));
+                    }
+                }
+            }
+        }
+        match (&output.value, &loaded.case.expect.error, &loaded.case.expect.receipt) {
+            (Ok(receipt), None, expected) => {
+                let actual = json!({
+                    "external_id": receipt.external_id,
+                    "state": cases::state_name(receipt.state),
+                });
+                if let Some(expected) = expected
+                    && !cases::matches(expected, &actual)
+                {
+                    problems.push(format!("receipt {actual}, expected {expected}"));
+                }
+            }
+            (Ok(receipt), Some(kind), _) => {
+                problems.push(format!("sent ({}), expected a {kind} error", receipt.external_id));
+            }
+            (Err(error), expected, _) => {
+                let (kind, message) = match error {
+                    wit::SendError::Retryable(r) => ("retryable", r.message.as_str()),
+                    wit::SendError::Permanent(m) => ("permanent", m.as_str()),
+                };
+                if expected.as_deref() != Some(kind) {
+                    problems.push(format!("a {kind} error ({message}), expected {expected:?}"));
+                }
+            }
+        }
+        if problems.is_empty() {
+            report.add(name, Status::Pass, format!("{file}"), started.elapsed());
+        } else {
+            report.add(
+                name,
+                Status::Fail,
+                format!("{file}: {}", problems.join("; ")),
+                started.elapsed(),
+            );
+        }
+    }
+    offline.clear();
+}
+
+/// `send` with odd recipients, texts and provider answers: errors are
+/// fine, traps and timeouts are not.
+async fn send_robustness(report: &mut Report, subject: &mut Subject, offline: &OfflineNetwork) {
+    let started = Instant::now();
+    let kinds = [
+        wit::IdentityKind::Email,
+        wit::IdentityKind::Phone,
+        wit::IdentityKind::ChannelUser,
+        wit::IdentityKind::CrmId,
+        wit::IdentityKind::ExternalId,
+    ];
+    let values = ["", "not an address", "+0", "webchat:v-1", "ann@example.com"];
+    let texts = ["".to_owned(), "x".repeat(100_000), "\u{0}\u{1b}[31m<b>&</b>".to_owned()];
+    let answers = [
+        Answer::unavailable(),
+        Answer {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: b"{\"unexpected\": [1, 2".to_vec(),
+        },
+        Answer {
+            status: 429,
+            headers: vec![("retry-after".into(), "soon".into())],
+            body: Vec::new(),
+        },
+        Answer {
+            status: 200,
+            headers: Vec::new(),
+            body: b"{}".to_vec(),
+        },
+    ];
+    let mut faults = Vec::new();
+    let mut tried = 0;
+    for (i, kind) in kinds.iter().enumerate() {
+        for (j, value) in values.iter().enumerate() {
+            let text = &texts[(i + j) % texts.len()];
+            offline.clear();
+            offline.script(std::iter::repeat_n(answers[(i + j) % answers.len()].clone(), 16));
+            let message = wit::OutboundMessage {
+                id: format!("conformance-{i}-{j}"),
+                conversation_id: "0190f5d2-0000-7000-8000-000000000002".into(),
+                text: text.clone(),
+                attachments: Vec::new(),
+                reply_to: None,
+                thread_id: None,
+            };
+            let recipient = wit::Identity {
+                kind: *kind,
+                value: (*value).to_owned(),
+                verified: false,
+            };
+            tried += 1;
+            match subject.connector.send(message, recipient).await {
+                Ok(output) => subject.usage.push(output.usage),
+                Err(e) => faults.push(format!("{kind:?} {value:?}: {}", call_failure(&e))),
+            }
+            if faults.len() >= MAX_FAULTS {
+                break;
+            }
+        }
+    }
+    offline.clear();
+    add_result(report, "robustness: send", faults, started, tried);
 }
