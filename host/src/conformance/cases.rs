@@ -403,6 +403,25 @@ pub fn event_json(event: &wit::Event) -> Value {
     }
 }
 
+/// What is wrong with `actual` against the `expected` field sets of a
+/// list of `noun`s (events, requests): the same count, each matching.
+pub fn list_problems(noun: &str, expected: &[Value], actual: &[Value]) -> Vec<String> {
+    if expected.len() != actual.len() {
+        return vec![format!(
+            "{} {noun}s {actual:?}, expected {}",
+            actual.len(),
+            expected.len()
+        )];
+    }
+    expected
+        .iter()
+        .zip(actual)
+        .enumerate()
+        .filter(|(_, (e, a))| !matches(e, a))
+        .map(|(i, (e, a))| format!("{noun} {i} is {a}, expected the fields {e}"))
+        .collect()
+}
+
 /// A delivery state as the SDK spells it.
 pub fn state_name(state: wit::DeliveryState) -> &'static str {
     match state {

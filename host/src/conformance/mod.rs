@@ -327,6 +327,7 @@ pub async fn run(options: &Options) -> Report {
             &mut report,
             &runtime,
             previous,
+            &options.wasm,
             &inspection,
             &sample,
             &cases,
@@ -468,7 +469,6 @@ async fn fixtures_check(report: &mut Report, subject: &mut Subject, cases: &[Loa
         let started = Instant::now();
         let outcome = subject.webhook(loaded.request.clone()).await;
         let name = format!("fixture: {}", loaded.case.name);
-        let file = loaded.file.display();
         let mut problems = Vec::new();
         if let Some(fault) = outcome.fault() {
             problems.push(fault);
@@ -487,30 +487,9 @@ async fn fixtures_check(report: &mut Report, subject: &mut Subject, cases: &[Loa
                 Outcome::Answered { events, .. } => events.iter().map(cases::event_json).collect(),
                 _ => Vec::new(),
             };
-            if actual.len() != expected.len() {
-                problems.push(format!(
-                    "{} events, expected {}: {actual:?}",
-                    actual.len(),
-                    expected.len()
-                ));
-            } else {
-                for (i, (e, a)) in expected.iter().zip(&actual).enumerate() {
-                    if !cases::matches(e, a) {
-                        problems.push(format!("event {i} is {a}, expected the fields {e}"));
-                    }
-                }
-            }
+            problems.extend(cases::list_problems("event", expected, &actual));
         }
-        if problems.is_empty() {
-            report.add(name, Status::Pass, format!("{file}"), started.elapsed());
-        } else {
-            report.add(
-                name,
-                Status::Fail,
-                format!("{file}: {}", problems.join("; ")),
-                started.elapsed(),
-            );
-        }
+        report.add_case(name, &loaded.file, &problems, started.elapsed());
     }
 }
 
@@ -850,6 +829,7 @@ async fn upgrade_check(
     report: &mut Report,
     runtime: &Runtime,
     previous: &Path,
+    wasm: &Path,
     current: &Inspection,
     sample: &Sample,
     cases: &[Loaded],
@@ -913,7 +893,7 @@ async fn upgrade_check(
             normalizer: Normalizer::default(),
             store: None,
         };
-        let new_plugin = plugin_config(&current_path(report), sample, dir);
+        let new_plugin = plugin_config(wasm, sample, dir);
         if let Ok((new_loaded, _)) = runtime.load_with(&new_plugin, 0, None, Network::Offline).await {
             let mut new_subject = Subject {
                 connector: new_loaded.into_connector(),
@@ -956,10 +936,6 @@ async fn upgrade_check(
     }
 }
 
-fn current_path(report: &Report) -> PathBuf {
-    PathBuf::from(&report.file)
-}
-
 /// The plugin's send cases: the requests it makes and the receipt or error.
 async fn send_checks(report: &mut Report, subject: &mut Subject, offline: &OfflineNetwork, sends: &[LoadedSend]) {
     if sends.is_empty() {
@@ -976,7 +952,6 @@ async fn send_checks(report: &mut Report, subject: &mut Subject, offline: &Offli
         offline.clear();
         offline.script(loaded.answers.clone());
         let name = format!("send: {}", loaded.case.name);
-        let file = loaded.file.display();
         let output = match subject
             .connector
             .send(loaded.message.clone(), loaded.recipient.clone())
@@ -987,7 +962,7 @@ async fn send_checks(report: &mut Report, subject: &mut Subject, offline: &Offli
                 report.add(
                     name,
                     Status::Fail,
-                    format!("{file}: {}", call_failure(&e)),
+                    format!("{}: {}", loaded.file.display(), call_failure(&e)),
                     started.elapsed(),
                 );
                 continue;
@@ -1005,19 +980,7 @@ async fn send_checks(report: &mut Report, subject: &mut Subject, offline: &Offli
         subject.usage.push(output.usage.clone());
         let mut problems = Vec::new();
         if let Some(expected) = &loaded.case.expect.requests {
-            if expected.len() != requests.len() {
-                problems.push(format!(
-                    "{} requests {requests:?}, expected {}",
-                    requests.len(),
-                    expected.len()
-                ));
-            } else {
-                for (e, a) in expected.iter().zip(&requests) {
-                    if !cases::matches(e, a) {
-                        problems.push(format!("request {a}, expected {e}"));
-                    }
-                }
-            }
+            problems.extend(cases::list_problems("request", expected, &requests));
         }
         match (&output.value, &loaded.case.expect.error, &loaded.case.expect.receipt) {
             (Ok(receipt), None, expected) => {
@@ -1044,16 +1007,7 @@ async fn send_checks(report: &mut Report, subject: &mut Subject, offline: &Offli
                 }
             }
         }
-        if problems.is_empty() {
-            report.add(name, Status::Pass, format!("{file}"), started.elapsed());
-        } else {
-            report.add(
-                name,
-                Status::Fail,
-                format!("{file}: {}", problems.join("; ")),
-                started.elapsed(),
-            );
-        }
+        report.add_case(name, &loaded.file, &problems, started.elapsed());
     }
     offline.clear();
 }

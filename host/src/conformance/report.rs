@@ -72,6 +72,16 @@ impl Report {
         });
     }
 
+    /// Records a fixture case: passed when `problems` is empty.
+    pub fn add_case(&mut self, name: String, file: &std::path::Path, problems: &[String], elapsed: Duration) {
+        let file = file.display();
+        if problems.is_empty() {
+            self.add(name, Status::Pass, format!("{file}"), elapsed);
+        } else {
+            self.add(name, Status::Fail, format!("{file}: {}", problems.join("; ")), elapsed);
+        }
+    }
+
     /// Whether every check passed or was skipped.
     pub fn passed(&self) -> bool {
         self.checks.iter().all(|c| c.status != Status::Fail)
