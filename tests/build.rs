@@ -1,6 +1,7 @@
 //! Builds the WebAssembly plugins the tests load, the way wasmtime's own
 //! test programs are built: a nested `cargo build --target wasm32-wasip2`
-//! into a target directory of its own (the outer build holds `target/`).
+//! into a target directory of its own (the outer build holds `target/`),
+//! and the Python plugin with its own build script.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,6 +11,7 @@ const PLUGINS: &[(&str, &str)] = &[
     ("omni-test-hostile", "OMNI_TEST_HOSTILE_WASM"),
     ("omni-plugin-template", "OMNI_TEST_TEMPLATE_WASM"),
     ("omni-test-scripted", "OMNI_TEST_SCRIPTED_WASM"),
+    ("omni-test-legacy", "OMNI_TEST_LEGACY_WASM"),
     ("omni-email", "OMNI_TEST_EMAIL_WASM"),
     ("omni-sms", "OMNI_TEST_SMS_WASM"),
     ("omni-voice", "OMNI_TEST_VOICE_WASM"),
@@ -75,6 +77,27 @@ fn main() {
         assert!(file.exists(), "{} was not built", file.display());
         println!("cargo:rustc-env={var}={}", file.display());
     }
+    python_plugin(workspace, &target_dir);
+}
+
+/// The LINE connector is written in Python: its own script builds it with
+/// componentize-py (installing that into `target/tools` on first use).
+fn python_plugin(workspace: &Path, target_dir: &Path) {
+    let out = target_dir.join("line.wasm");
+    let tools = target_dir.parent().unwrap_or(target_dir).join("tools");
+    let status = Command::new("bash")
+        .arg(workspace.join("plugins/line/build.sh"))
+        .arg(&out)
+        .env("OMNI_TOOLS_DIR", tools)
+        .status()
+        .expect("cannot run bash to build the Python plugin");
+    if !status.success() {
+        panic!(
+            "building plugins/line (Python, componentize-py) failed (see above); it needs python3 with \
+             venv and pip, or COMPONENTIZE_PY pointing at a componentize-py 0.25.1"
+        );
+    }
+    println!("cargo:rustc-env=OMNI_TEST_LINE_WASM={}", out.display());
 }
 
 fn artifact(target_dir: &Path, package: &str) -> PathBuf {

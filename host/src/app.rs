@@ -133,6 +133,8 @@ impl App {
                 channel = %loaded.manifest().channel,
                 cache = ?load.cache,
                 elapsed_ms = load.elapsed.as_millis() as u64,
+                fresh_instance_us = load.fresh_cost.as_micros() as u64,
+                instances = %load.policy,
                 "connector loaded"
             );
             registry.insert(loaded.into_connector());

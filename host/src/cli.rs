@@ -9,7 +9,7 @@ use omni_core::{Decision, PersonId};
 
 use crate::app::{self, StartError};
 use crate::config::Config;
-use crate::runtime::{EngineOptions, LoadedPlugin, Runtime};
+use crate::runtime::{EngineOptions, InstanceConfig, InstancePolicy, LoadedPlugin, Runtime};
 
 /// Omni: one conversation store for every channel, with connectors as sandboxed plugins.
 #[derive(Debug, Parser)]
@@ -388,16 +388,31 @@ async fn check_config(path: &Path) -> Result<(), StartError> {
 }
 
 async fn inspect(wasm: &Path) -> Result<(), StartError> {
-    let runtime = Runtime::new(EngineOptions::default(), None)?;
+    // One instance at a time, with room for interpreter-based plugins.
+    let options = EngineOptions {
+        slots: 4,
+        max_memory_bytes: 1 << 30,
+    };
+    let runtime = Runtime::new(options, None)?;
     let inspection = runtime.inspect(wasm).await?;
     let manifest = &inspection.manifest;
     println!("file:        {} ({} bytes)", wasm.display(), inspection.size);
     println!("plugin:      {} {} ({})", manifest.id, manifest.version, manifest.name);
+    println!(
+        "contract:    omni:plugin@{} (this host: {})",
+        inspection.contract,
+        crate::runtime::bindings::CONTRACT_VERSION
+    );
     println!("channel:     {}", manifest.channel);
     println!("description: {}", manifest.description);
     println!("secrets:     {:?}", manifest.secrets);
     println!("kv:          {}", manifest.kv);
     println!("hosts:       {:?}", manifest.outbound_hosts);
+    let auto = InstancePolicy::choose(InstanceConfig::default(), inspection.fresh_cost);
+    println!(
+        "instances:   a fresh one costs {:.0} µs; by default: {auto}",
+        inspection.fresh_cost.as_secs_f64() * 1e6
+    );
     println!("imports:");
     for name in &inspection.imports {
         println!("  {name}");

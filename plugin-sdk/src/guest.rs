@@ -38,8 +38,8 @@ pub mod crm_bindings {
         default_bindings_module: "omni_plugin_sdk::__private::crm_bindings",
         runtime_path: "omni_plugin_sdk::__private::wit_bindgen::rt",
         with: {
-            "omni:plugin/types@0.1.0": omni_plugin_sdk::__private::bindings::omni::plugin::types,
-            "omni:plugin/host@0.1.0": omni_plugin_sdk::__private::bindings::omni::plugin::host,
+            "omni:plugin/types@0.1.1": omni_plugin_sdk::__private::bindings::omni::plugin::types,
+            "omni:plugin/host@0.1.1": omni_plugin_sdk::__private::bindings::omni::plugin::host,
         },
     });
 }
@@ -67,6 +67,10 @@ impl HostApi for WasmHost {
 
     fn config_get(&self, key: &str) -> Option<String> {
         wit_host::config_get(key)
+    }
+
+    fn instance_id(&self) -> String {
+        wit_host::instance_id()
     }
 
     fn secret_get(&self, name: &str) -> Option<String> {

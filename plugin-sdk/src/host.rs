@@ -68,6 +68,11 @@ pub trait HostApi {
     fn kv_delete(&self, key: &str) -> Result<(), KvError>;
     /// An HTTP request to a provider.
     fn http_send(&self, request: &OutgoingRequest) -> Result<IncomingResponse, HttpError>;
+    /// The connector instance id (contract 0.1.1). The default, for hosts
+    /// written before it, is empty.
+    fn instance_id(&self) -> String {
+        String::new()
+    }
 }
 
 /// The host as seen by a plugin during one call.
@@ -117,6 +122,12 @@ impl<'a> Host<'a> {
     /// A config value, or `default` when absent.
     pub fn config_or<T: DeserializeOwned>(&self, key: &str, default: T) -> Result<T, PluginError> {
         Ok(self.config(key)?.unwrap_or(default))
+    }
+
+    /// This connector instance's id from `omni.toml`, also the
+    /// `/hooks/{instance}/` segment of its webhook URLs.
+    pub fn instance_id(&self) -> String {
+        self.api.instance_id()
     }
 
     /// A secret the operator configured for this instance.

@@ -90,7 +90,7 @@ pub use outbound::{OutboundMessage, PollBatch, SendError, SendReceipt};
 pub use outgoing::{HttpError, IncomingResponse, OutgoingRequest};
 
 /// The version of the `omni:plugin` WIT package this SDK implements.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.1.1";
 
 /// Everything a connector usually needs, for `use omni_plugin_sdk::prelude::*`.
 pub mod prelude {

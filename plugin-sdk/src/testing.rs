@@ -27,6 +27,7 @@ pub fn documented_config_schema(manifest: &Manifest) -> serde_json::Value {
 /// requests (queued with [`MockHost::respond`]), which it records.
 #[derive(Debug, Default)]
 pub struct MockHost {
+    instance_id: String,
     config: BTreeMap<String, String>,
     secrets: BTreeMap<String, String>,
     kv: RefCell<BTreeMap<String, Vec<u8>>>,
@@ -39,6 +40,12 @@ impl MockHost {
     /// An empty host.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Sets the connector instance id.
+    pub fn with_instance_id(mut self, id: &str) -> Self {
+        self.instance_id = id.to_owned();
+        self
     }
 
     /// Sets a config value.
@@ -93,6 +100,10 @@ impl HostApi for MockHost {
 
     fn config_get(&self, key: &str) -> Option<String> {
         self.config.get(key).cloned()
+    }
+
+    fn instance_id(&self) -> String {
+        self.instance_id.clone()
     }
 
     fn secret_get(&self, name: &str) -> Option<String> {

@@ -75,6 +75,7 @@ fn webchat_plugin(dir: &Path) -> PluginConfig {
         subscribe: Default::default(),
         subscribe_location: None,
         lookup_ttl: std::time::Duration::from_secs(600),
+        instances: Default::default(),
     }
 }
 

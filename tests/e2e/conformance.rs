@@ -184,6 +184,8 @@ fn each_broken_behaviour_fails_the_check_that_targets_it() {
         ("alloc", "robustness: mutated fixtures", "memory"),
         ("huge", "fixture: huge", "invalid response"),
         ("undeclared-secret", "capabilities", "secret-get(not_declared)"),
+        ("undeclared-host", "capabilities", "http-send(tracker.example.net)"),
+        ("random-id", "determinism", "external ids must be the provider's"),
     ];
     for (behaviour, check, words) in cases {
         let dir = format!("{}/plugins/hostile/fixtures/{behaviour}", env!("CARGO_MANIFEST_DIR"));
@@ -197,4 +199,45 @@ fn each_broken_behaviour_fails_the_check_that_targets_it() {
             "{behaviour} should fail {check:?} mentioning {words:?}: {failed:#?}"
         );
     }
+}
+
+fn inspect(wasm: &Path) -> String {
+    let output = Command::new(omni_bin())
+        .args(["plugin", "inspect"])
+        .arg(wasm)
+        .env("OMNI_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn a_plugin_built_against_the_first_contract_loads_and_passes_after_a_minor_bump() {
+    // Built with bare wit-bindgen against the frozen 0.1.0 file, while the
+    // host and the SDK follow the newer contract.
+    let shown = inspect(wasm::legacy());
+    assert!(shown.contains("omni:plugin/host@0.1.0"), "{shown}");
+    assert!(shown.contains("omni:plugin/connector@0.1.0"), "{shown}");
+    let contract = shown
+        .lines()
+        .find(|l| l.starts_with("contract:"))
+        .unwrap_or_else(|| panic!("no contract line: {shown}"));
+    assert!(
+        contract.contains("omni:plugin@0.1.0") && !contract.contains("this host: 0.1.0"),
+        "the host must be on a newer minor than the plugin: {contract}"
+    );
+
+    let fixtures = format!("{}/plugins/legacy/fixtures/conformance", env!("CARGO_MANIFEST_DIR"));
+    let (code, report) = kit(wasm::legacy(), &["--fixtures", &fixtures]);
+    assert_eq!(code, Some(0), "{:#?}", failures(&report));
+}
+
+#[test]
+fn inspect_names_the_contract_and_the_instance_policy_the_host_would_pick() {
+    let shown = inspect(wasm::telegram());
+    let contract = shown.lines().find(|l| l.starts_with("contract:")).unwrap();
+    assert!(contract.contains("omni:plugin@0.1.1"), "{contract}");
+    let instances = shown.lines().find(|l| l.starts_with("instances:")).unwrap();
+    assert!(instances.contains("fresh instance per call"), "{instances}");
 }

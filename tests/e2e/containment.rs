@@ -8,12 +8,20 @@ use omni_tests::wasm;
 use serde_json::{Value, json};
 
 async fn hostile_host() -> OmniProcess {
+    hostile_host_with("fresh", 1000).await
+}
+
+/// The hostile plugin under an instance policy, beside a web chat.
+async fn hostile_host_with(policy: &str, max_calls: u32) -> OmniProcess {
     let config = format!(
         "{}{}",
         plugin(
             "hostile",
             wasm::hostile(),
-            "limits = { timeout_ms = 300 }\nsecrets = { declared = { env = \"OMNI_TEST_SECRET\" } }"
+            &format!(
+                "limits = {{ timeout_ms = 300 }}\nsecrets = {{ declared = {{ env = \"OMNI_TEST_SECRET\" }} }}\n\
+                 instances = {{ policy = \"{policy}\", max_calls = {max_calls} }}"
+            )
         ),
         plugin("webchat", wasm::webchat(), "")
     );
@@ -41,7 +49,15 @@ async fn assert_healthy(omni: &mut OmniProcess, round: usize) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_kind_of_misbehaviour_fails_only_its_own_call() {
-    let mut omni = hostile_host().await;
+    misbehaviour_fails_alone(hostile_host().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_kind_of_misbehaviour_fails_only_its_own_call_on_warm_instances() {
+    misbehaviour_fails_alone(hostile_host_with("warm", 1000).await).await;
+}
+
+async fn misbehaviour_fails_alone(mut omni: OmniProcess) {
     let cases: &[(&str, u16, &str, &str)] = &[
         ("/loop", 504, "plugin_timeout", "did not finish within"),
         ("/alloc", 500, "plugin_memory_limit", "memory"),
@@ -141,4 +157,64 @@ async fn concurrent_read_modify_write_loses_no_update() {
     }
     let (status, body) = omni.get("/hooks/hostile/counter?id=last").await;
     assert_eq!((status, body.as_str()), (200, "21"));
+}
+
+async fn calls(omni: &OmniProcess) -> String {
+    let (status, body) = omni.get("/hooks/hostile/calls").await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn warm_instances_are_reused_and_recycled_after_a_failure_or_max_calls() {
+    let omni = hostile_host_with("warm", 4).await;
+    // One instance serves calls in turn (requests are sequential here).
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(calls(&omni).await);
+    }
+    assert_eq!(seen, ["1", "2", "3"]);
+    // A trap drops the instance: the next call starts from scratch.
+    let (status, _) = omni.get("/hooks/hostile/trap").await;
+    assert_eq!(status, 500);
+    assert_eq!(calls(&omni).await, "1");
+    // So does a timeout, and reaching max_calls (4).
+    let (status, _) = omni.get("/hooks/hostile/loop").await;
+    assert_eq!(status, 504);
+    let mut seen = Vec::new();
+    for _ in 0..6 {
+        seen.push(calls(&omni).await);
+    }
+    assert_eq!(seen, ["1", "2", "3", "4", "1", "2"]);
+
+    let fresh = hostile_host_with("fresh", 4).await;
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(calls(&fresh).await);
+    }
+    assert_eq!(seen, ["1", "1", "1"], "a fresh instance per call keeps nothing");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn per_call_quotas_start_afresh_on_a_warm_instance() {
+    // 64 key-value writes are allowed per call; a warm instance serving 70
+    // calls of one write each must never hit that quota.
+    let omni = hostile_host_with("warm", 1000).await;
+    assert_eq!(calls(&omni).await, "1");
+    for i in 1..=70 {
+        let (status, body) = omni.get(&format!("/hooks/hostile/counter?id={i}")).await;
+        assert_eq!((status, body), (200, i.to_string()));
+    }
+    assert_eq!(
+        calls(&omni).await,
+        "2",
+        "the counter calls ran on this one warm instance"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_learns_its_instance_id() {
+    let omni = hostile_host().await;
+    let (status, body) = omni.get("/hooks/hostile/instance-id").await;
+    assert_eq!((status, body.as_str()), (200, "hostile"));
 }

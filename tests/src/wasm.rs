@@ -22,6 +22,16 @@ pub fn scripted() -> &'static Path {
     Path::new(env!("OMNI_TEST_SCRIPTED_WASM"))
 }
 
+/// The test plugin built against the first contract, omni:plugin@0.1.0.
+pub fn legacy() -> &'static Path {
+    Path::new(env!("OMNI_TEST_LEGACY_WASM"))
+}
+
+/// The LINE connector, written in Python (componentize-py).
+pub fn line() -> &'static Path {
+    Path::new(env!("OMNI_TEST_LINE_WASM"))
+}
+
 /// The email connector.
 pub fn email() -> &'static Path {
     Path::new(env!("OMNI_TEST_EMAIL_WASM"))

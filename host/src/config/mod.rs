@@ -20,9 +20,9 @@ use omni_core::{
 use toml::Spanned;
 
 pub use error::{ConfigError, Location};
-use raw::{RawConfig, RawIdentity, RawLimits, RawPluginDelivery, RawSubscribe};
+use raw::{RawConfig, RawIdentity, RawInstances, RawLimits, RawPluginDelivery, RawSubscribe};
 
-use crate::runtime::Limits;
+use crate::runtime::{InstanceConfig, Limits, PolicyChoice};
 
 /// A validated `omni.toml`.
 #[derive(Debug, Clone)]
@@ -118,6 +118,8 @@ pub struct PluginConfig {
     pub subscribe_location: Option<Location>,
     /// How long an integration's `lookup` answer is reused.
     pub lookup_ttl: Duration,
+    /// Fresh or warm instances (`[plugins.instances]`).
+    pub instances: InstanceConfig,
 }
 
 /// `[plugins.subscribe]`: which events an integration takes and how
@@ -378,6 +380,7 @@ impl Config {
                     &format!("plugins[{i}].lookup_ttl"),
                     Duration::from_secs(600),
                 )?,
+                instances: ctx.instances(&plugin.instances, &format!("plugins[{i}].instances"))?,
             });
         }
 
@@ -585,6 +588,38 @@ impl Ctx<'_> {
             },
             first_retry: self.duration(&raw.first_retry, &key("first_retry"), defaults.first_retry)?,
             max_retry: self.duration(&raw.max_retry, &key("max_retry"), defaults.max_retry)?,
+        })
+    }
+
+    fn instances(&self, raw: &RawInstances, prefix: &str) -> Result<InstanceConfig, ConfigError> {
+        let key = |field: &str| format!("{prefix}.{field}");
+        let defaults = InstanceConfig::default();
+        let policy = match &raw.policy {
+            None => defaults.policy,
+            Some(v) => match v.get_ref().as_str() {
+                "auto" => PolicyChoice::Auto,
+                "fresh" => PolicyChoice::Fresh,
+                "warm" => PolicyChoice::Warm,
+                other => {
+                    return Err(self.invalid(
+                        v,
+                        &key("policy"),
+                        format!(
+                            "{other:?} is not a policy: use \"auto\" (chosen from the plugin's cost), \"fresh\" \
+                             (an instance per call) or \"warm\" (instances reused)"
+                        ),
+                    ));
+                }
+            },
+        };
+        Ok(InstanceConfig {
+            policy,
+            max_calls: self.range(
+                &raw.max_calls,
+                &key("max_calls"),
+                1..=1_000_000,
+                defaults.max_calls as u64,
+            )? as u32,
         })
     }
 

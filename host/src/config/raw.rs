@@ -116,6 +116,15 @@ pub struct RawPlugin {
     pub delivery: RawPluginDelivery,
     pub subscribe: Option<Spanned<RawSubscribe>>,
     pub lookup_ttl: Option<Spanned<String>>,
+    #[serde(default)]
+    pub instances: RawInstances,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInstances {
+    pub policy: Option<Spanned<String>>,
+    pub max_calls: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

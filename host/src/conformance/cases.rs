@@ -35,6 +35,56 @@ pub struct Sample {
     /// Test values of the plugin's secrets.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
+    /// What the operator would write in `[plugins.limits]`.
+    #[serde(default)]
+    pub limits: SampleLimits,
+    /// What the operator would write in `[plugins.instances]`.
+    #[serde(default)]
+    pub instances: SampleInstances,
+}
+
+/// `[limits]` of a sample: the plugin's needs beyond the host's defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SampleLimits {
+    /// Linear memory, in MiB.
+    pub memory_mb: Option<usize>,
+    /// Time per call, in milliseconds.
+    pub timeout_ms: Option<u64>,
+}
+
+impl SampleLimits {
+    /// The host's defaults with these changes.
+    pub fn apply(&self, mut limits: crate::runtime::Limits) -> crate::runtime::Limits {
+        if let Some(mb) = self.memory_mb {
+            limits.memory_bytes = mb.clamp(1, 4096) * 1024 * 1024;
+        }
+        if let Some(ms) = self.timeout_ms {
+            limits.timeout = std::time::Duration::from_millis(ms.clamp(1, 600_000));
+        }
+        limits
+    }
+}
+
+/// `[instances]` of a sample.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SampleInstances {
+    /// `auto`, `fresh` or `warm`.
+    pub policy: Option<crate::runtime::PolicyChoice>,
+    /// Calls per warm instance.
+    pub max_calls: Option<u32>,
+}
+
+impl SampleInstances {
+    /// The instance config this sample asks for.
+    pub fn config(&self) -> crate::runtime::InstanceConfig {
+        let defaults = crate::runtime::InstanceConfig::default();
+        crate::runtime::InstanceConfig {
+            policy: self.policy.unwrap_or(defaults.policy),
+            max_calls: self.max_calls.unwrap_or(defaults.max_calls),
+        }
+    }
 }
 
 /// One webhook case.

@@ -30,7 +30,9 @@ use crate::connector::{CallUsage, Connector};
 use crate::events;
 use crate::runtime::bindings::wit;
 use crate::runtime::offline::{Answer, OfflineNetwork};
-use crate::runtime::{CallError, EngineOptions, Inspection, Limits, LoadError, LoadedPlugin, Network, Runtime};
+use crate::runtime::{
+    CallError, EngineOptions, Inspection, InstancePolicy, Limits, LoadError, LoadedPlugin, Network, Runtime,
+};
 use cases::{Loaded, LoadedSend, Sample};
 use report::{Report, Status};
 
@@ -203,7 +205,15 @@ pub async fn run(options: &Options) -> Report {
         },
         None => fixture_sample,
     };
-    let runtime = match Runtime::new(EngineOptions::default(), None) {
+    let memory = sample
+        .as_ref()
+        .map(|s| s.limits.apply(Limits::default()).memory_bytes)
+        .unwrap_or(0);
+    let engine = EngineOptions {
+        max_memory_bytes: memory.max(EngineOptions::default().max_memory_bytes),
+        ..EngineOptions::default()
+    };
+    let runtime = match Runtime::new(engine, None) {
         Ok(runtime) => runtime,
         Err(e) => {
             report.add(
@@ -304,6 +314,7 @@ pub async fn run(options: &Options) -> Report {
     violations_check(&mut report, &runtime, &plugin, &manifest.config_schema).await;
 
     let integration = matches!(loaded, LoadedPlugin::Integration(_));
+    let instances = loaded.instances();
     let offline = loaded.offline();
     let mut subject = Subject {
         connector: loaded.into_connector(),
@@ -321,7 +332,7 @@ pub async fn run(options: &Options) -> Report {
         send_robustness(&mut report, &mut subject, offline).await;
     }
     capabilities_check(&mut report, &subject.usage);
-    profile_check(&mut report, &subject.usage, subject.connector.limits());
+    profile_check(&mut report, &subject.usage, subject.connector.limits(), instances);
     if let Some(previous) = &options.previous {
         upgrade_check(
             &mut report,
@@ -353,11 +364,12 @@ fn plugin_config(wasm: &Path, sample: &Sample, dir: &Path) -> PluginConfig {
             column: 1,
         },
         secrets: sample.secrets.clone(),
-        limits: Limits::default(),
+        limits: sample.limits.apply(Limits::default()),
         send_limits: Default::default(),
         subscribe: Default::default(),
         subscribe_location: None,
         lookup_ttl: Duration::from_secs(600),
+        instances: sample.instances.config(),
     }
 }
 
@@ -794,7 +806,12 @@ fn capabilities_check(report: &mut Report, usage: &[CallUsage]) {
     }
 }
 
-fn profile_check(report: &mut Report, usage: &[CallUsage], limits: &Limits) {
+fn profile_check(
+    report: &mut Report,
+    usage: &[CallUsage],
+    limits: &Limits,
+    (policy, fresh_cost): (InstancePolicy, Duration),
+) {
     if usage.is_empty() {
         report.add("resource profile", Status::Skip, "no successful calls", Duration::ZERO);
         return;
@@ -809,13 +826,15 @@ fn profile_check(report: &mut Report, usage: &[CallUsage], limits: &Limits) {
         "resource profile",
         Status::Pass,
         format!(
-            "{} calls: time p50 {:.2} ms, max {:.2} ms (limit {} ms); peak memory {:.1} MiB (limit {:.0} MiB)",
+            "{} calls: time p50 {:.2} ms, max {:.2} ms (limit {} ms); peak memory {:.1} MiB (limit {:.0} MiB); \
+             a fresh instance costs {:.0} µs, so the host uses a {policy}",
             usage.len(),
             p50.as_secs_f64() * 1e3,
             max.as_secs_f64() * 1e3,
             limits.timeout.as_millis(),
             mib(memory),
-            mib(limits.memory_bytes)
+            mib(limits.memory_bytes),
+            fresh_cost.as_secs_f64() * 1e6,
         ),
         Duration::ZERO,
     );

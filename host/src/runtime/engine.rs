@@ -23,6 +23,12 @@ impl Default for EngineOptions {
     }
 }
 
+/// How many idle warm instances ([`super::instances`]) all plugins together
+/// may keep, for an engine of `slots` running instances.
+pub fn warm_budget(slots: u32) -> u32 {
+    (slots / 4).max(1)
+}
+
 /// Builds the engine: component model, async, epoch deadlines and the
 /// pooling allocator, which makes a fresh instance per call cost tens of
 /// microseconds (memory slots are reused with copy-on-write images).
@@ -37,18 +43,21 @@ pub fn build(options: EngineOptions) -> wasmtime::Result<Engine> {
     config.max_wasm_stack(1 << 20);
     config.async_stack_size(2 << 20);
 
-    let slots = options.slots.max(1);
+    // Running calls take at most `slots` instances; idle warm instances at
+    // most `warm_budget` more.
+    let slots = options.slots.max(1) + warm_budget(options.slots);
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(slots);
-    // A Rust component holds a few core instances (the module and shims).
-    pool.total_core_instances(slots * 8);
+    // A Rust component holds a few core instances (the module and shims); a
+    // componentize-py one holds 14 (libc, the interpreter, its extensions).
+    pool.total_core_instances(slots * 16);
     pool.total_memories(slots * 2);
     pool.total_tables(slots * 4);
     pool.total_stacks(slots);
     pool.max_memory_size(options.max_memory_bytes);
     pool.max_memories_per_component(2);
     pool.max_tables_per_component(4);
-    pool.max_core_instances_per_component(8);
+    pool.max_core_instances_per_component(32);
     pool.table_elements(100_000);
     // Plenty for a plugin's instance metadata; large data lives in memory.
     pool.max_component_instance_size(1 << 20);

@@ -10,7 +10,10 @@ pub enum CallError {
     #[error("the plugin did not finish within {0:?} and was stopped")]
     Timeout(Duration),
     /// The plugin tried to grow its memory past the limit.
-    #[error("the plugin tried to use {requested} bytes of memory; its limit is {limit} bytes")]
+    #[error(
+        "the plugin tried to use {requested} bytes of memory; its limit is {limit} bytes \
+         (an interpreter-based plugin may need more: [plugins.limits] memory_mb)"
+    )]
     MemoryLimit {
         /// Bytes asked for.
         requested: usize,

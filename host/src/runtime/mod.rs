@@ -15,6 +15,7 @@ mod channel;
 pub mod egress;
 mod engine;
 mod error;
+mod instances;
 mod integration;
 mod kv;
 mod limits;
@@ -39,6 +40,7 @@ pub use cache::CacheOutcome;
 pub use channel::WasmChannel;
 pub use engine::{EPOCH_TICK, EngineOptions};
 pub use error::{CallError, LoadError};
+pub use instances::{DEFAULT_MAX_CALLS, InstanceConfig, InstancePolicy, PolicyChoice, WARM_THRESHOLD};
 pub use integration::WasmIntegration;
 pub use kv::{KvFailure, KvSession};
 pub use limits::{Limits, MAX_RESPONSE_HEADERS};
@@ -46,8 +48,11 @@ pub use manifest::{Manifest, channel_name};
 pub use state::PluginContext;
 
 use crate::config::PluginConfig;
-use bindings::{CHANNEL_EXPORT, Channel, ChannelPre, INTEGRATION_EXPORT, crm};
+use bindings::{
+    CHANNEL_INTERFACE, CONTRACT_VERSION, Channel, ChannelPre, ContractFit, INTEGRATION_INTERFACE, contract_fit, crm,
+};
 use cache::ComponentCache;
+use instances::WarmPool;
 use sandbox::{Sandbox, WorldPre};
 use state::CallState;
 
@@ -57,6 +62,10 @@ pub struct Runtime {
     linker: Linker<CallState>,
     cache: ComponentCache,
     slots: Arc<Semaphore>,
+    /// Idle warm instances all plugins together may keep.
+    warm_budget: Arc<Semaphore>,
+    /// The largest memory limit the engine allows.
+    max_memory_bytes: usize,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -67,6 +76,10 @@ pub struct LoadReport {
     pub cache: CacheOutcome,
     /// Time to read, compile or deserialise, link and describe the plugin.
     pub elapsed: std::time::Duration,
+    /// What a fresh instance was measured to cost.
+    pub fresh_cost: std::time::Duration,
+    /// The instance policy in force.
+    pub policy: InstancePolicy,
 }
 
 impl Runtime {
@@ -103,6 +116,8 @@ impl Runtime {
             linker,
             cache: ComponentCache::new(cache_dir),
             slots: Arc::new(Semaphore::new(options.slots.max(1) as usize)),
+            warm_budget: Arc::new(Semaphore::new(engine::warm_budget(options.slots) as usize)),
+            max_memory_bytes: options.max_memory_bytes,
             ticker_stop,
         })
     }
@@ -133,36 +148,42 @@ impl Runtime {
         let started = Instant::now();
         let (component, cache) = self.compile(&plugin.wasm).await?;
         let path = &plugin.wasm;
-        let loaded = match world_of(&self.engine, &component) {
-            Some(World::Channel) => {
+        let loaded = match world_of(&self.engine, path, &component)? {
+            World::Channel => {
                 let pre = self.link(path, &component, ChannelPre::new)?;
                 let describe = self.sandbox(pre, plugin.id.clone(), plugin.limits);
                 let manifest = check_manifest(path, describe.call_manifest().await)?;
-                let (sandbox, workspace) = self.configure(plugin, index, &manifest, describe, store, network)?;
+                let (sandbox, workspace) = self
+                    .configure(plugin, index, &manifest, describe, store, network)
+                    .await?;
                 LoadedPlugin::Channel(WasmChannel {
                     sandbox,
                     manifest,
                     workspace,
                 })
             }
-            Some(World::Integration) => {
+            World::Integration => {
                 let pre = self.link(path, &component, crm::CrmPre::new)?;
                 let describe = self.sandbox(pre, plugin.id.clone(), plugin.limits);
                 let manifest = check_manifest(path, describe.call_manifest().await)?;
-                let (sandbox, workspace) = self.configure(plugin, index, &manifest, describe, store, network)?;
+                let (sandbox, workspace) = self
+                    .configure(plugin, index, &manifest, describe, store, network)
+                    .await?;
                 LoadedPlugin::Integration(WasmIntegration {
                     sandbox,
                     manifest,
                     workspace,
                 })
             }
-            None => return Err(no_world(path)),
         };
+        let (policy, fresh_cost) = loaded.instances();
         Ok((
             loaded,
             LoadReport {
                 cache,
                 elapsed: started.elapsed(),
+                fresh_cost,
+                policy,
             },
         ))
     }
@@ -208,8 +229,9 @@ impl Runtime {
     }
 
     /// Gives a described plugin its instance config, secrets, state and
-    /// egress, once the config passes the manifest's checks.
-    fn configure<P: WorldPre>(
+    /// egress, once the config passes the manifest's checks, and its
+    /// instance policy.
+    async fn configure<P: WorldPre>(
         &self,
         plugin: &PluginConfig,
         index: usize,
@@ -230,7 +252,7 @@ impl Runtime {
                 (None, Some(Arc::new(offline::OfflineNetwork::new(declared))))
             }
         };
-        let sandbox = Sandbox {
+        let mut sandbox = Sandbox {
             context: Arc::new(PluginContext {
                 id: plugin.id.clone(),
                 config: plugin.config.iter().map(|(k, v)| (k.clone(), v.to_string())).collect(),
@@ -240,8 +262,15 @@ impl Runtime {
                 offline,
             }),
             kv_store: if manifest.kv { store } else { None },
+            warm: WarmPool::new(self.warm_budget.clone()),
             ..describe
         };
+        let fresh_cost = sandbox.fresh_cost().await.map_err(|source| LoadError::Call {
+            path: plugin.wasm.clone(),
+            source,
+        })?;
+        sandbox.fresh_cost = fresh_cost;
+        sandbox.policy = InstancePolicy::choose(plugin.instances, fresh_cost);
         Ok((sandbox, plugin.workspace.clone()))
     }
 }
@@ -288,6 +317,14 @@ impl LoadedPlugin {
         }
     }
 
+    /// The instance policy in force, and what a fresh instance costs.
+    pub fn instances(&self) -> (InstancePolicy, std::time::Duration) {
+        match self {
+            LoadedPlugin::Channel(c) => (c.sandbox.policy, c.sandbox.fresh_cost),
+            LoadedPlugin::Integration(i) => (i.sandbox.policy, i.sandbox.fresh_cost),
+        }
+    }
+
     /// `channel` or `integration`.
     pub fn world(&self) -> &'static str {
         match self {
@@ -304,27 +341,47 @@ enum World {
     Integration,
 }
 
-/// Which world a component implements, by its exports.
-fn world_of(engine: &Engine, component: &wasmtime::component::Component) -> Option<World> {
+/// Which world a component implements, by its exports: any version of the
+/// contract this host supports (older minor versions included).
+fn world_of(
+    engine: &Engine,
+    path: &std::path::Path,
+    component: &wasmtime::component::Component,
+) -> Result<World, LoadError> {
     let ty = component.component_type();
     let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_owned()).collect();
-    if exports.iter().any(|e| e == INTEGRATION_EXPORT) {
-        Some(World::Integration)
-    } else if exports.iter().any(|e| e == CHANNEL_EXPORT) {
-        Some(World::Channel)
-    } else {
-        None
+    for (interface, world) in [
+        (INTEGRATION_INTERFACE, World::Integration),
+        (CHANNEL_INTERFACE, World::Channel),
+    ] {
+        let Some(fit) = exports.iter().find_map(|e| contract_fit(e, interface)) else {
+            continue;
+        };
+        return match fit {
+            ContractFit::Supported(_) => Ok(world),
+            ContractFit::Newer(version) => Err(LoadError::Contract {
+                path: path.to_owned(),
+                message: format!(
+                    "it was built against omni:plugin@{version}, newer than this host's {CONTRACT_VERSION}; \
+                     upgrade omni, or build the plugin with an omni-plugin-sdk of contract {CONTRACT_VERSION} or older"
+                ),
+            }),
+            ContractFit::Incompatible(version) => Err(LoadError::Contract {
+                path: path.to_owned(),
+                message: format!(
+                    "it was built against omni:plugin@{version}, which this host (contract {CONTRACT_VERSION}) \
+                     cannot run; use an omni release of that contract line"
+                ),
+            }),
+        };
     }
-}
-
-fn no_world(path: &std::path::Path) -> LoadError {
-    LoadError::Contract {
+    Err(LoadError::Contract {
         path: path.to_owned(),
         message: format!(
-            "the component exports neither {CHANNEL_EXPORT} (a channel connector) nor {INTEGRATION_EXPORT} \
-             (an integration); build it with omni-plugin-sdk's export_channel! or export_integration!"
+            "the component exports neither {CHANNEL_INTERFACE} (a channel connector) nor {INTEGRATION_INTERFACE} \
+             (an integration) of omni:plugin@0.1; build it with omni-plugin-sdk's export_channel! or export_integration!"
         ),
-    }
+    })
 }
 
 impl Drop for Runtime {
@@ -365,6 +422,9 @@ impl Runtime {
             limits,
             kv_store: None,
             slots: self.slots.clone(),
+            policy: InstancePolicy::Fresh,
+            fresh_cost: std::time::Duration::ZERO,
+            warm: WarmPool::new(self.warm_budget.clone()),
         }
     }
 }
@@ -427,10 +487,15 @@ pub struct Inspection {
     pub exports: Vec<String>,
     /// File size in bytes.
     pub size: usize,
+    /// The version of `omni:plugin` it was built against.
+    pub contract: String,
+    /// What a fresh instance costs (the least of a few).
+    pub fresh_cost: std::time::Duration,
 }
 
 impl Runtime {
-    /// Compiles a component and reads its manifest, without any instance config.
+    /// Compiles a component and reads its manifest, without any instance
+    /// config, allowing it as much memory as the engine does.
     pub async fn inspect(&self, path: &std::path::Path) -> Result<Inspection, LoadError> {
         let wasm = tokio::fs::read(path).await.map_err(|source| LoadError::Read {
             path: path.to_owned(),
@@ -443,24 +508,42 @@ impl Runtime {
         })?;
         let ty = component.component_type();
         let imports = ty.imports(&self.engine).map(|(name, _)| name.to_owned()).collect();
-        let exports = ty.exports(&self.engine).map(|(name, _)| name.to_owned()).collect();
+        let exports: Vec<String> = ty.exports(&self.engine).map(|(name, _)| name.to_owned()).collect();
         let id = omni_core::ConnectorId::new("inspect").expect("a valid connector id");
-        let manifest = match world_of(&self.engine, &component) {
-            Some(World::Channel) => {
-                let pre = self.link(path, &component, ChannelPre::new)?;
-                check_manifest(path, self.sandbox(pre, id, Limits::default()).call_manifest().await)?
-            }
-            Some(World::Integration) => {
-                let pre = self.link(path, &component, crm::CrmPre::new)?;
-                check_manifest(path, self.sandbox(pre, id, Limits::default()).call_manifest().await)?
-            }
-            None => return Err(no_world(path)),
+        let limits = Limits {
+            memory_bytes: self.max_memory_bytes,
+            ..Limits::default()
         };
+        let call = |source| LoadError::Call {
+            path: path.to_owned(),
+            source,
+        };
+        let (manifest, fresh_cost) = match world_of(&self.engine, path, &component)? {
+            World::Channel => {
+                let sandbox = self.sandbox(self.link(path, &component, ChannelPre::new)?, id, limits);
+                let manifest = check_manifest(path, sandbox.call_manifest().await)?;
+                (manifest, sandbox.fresh_cost().await.map_err(call)?)
+            }
+            World::Integration => {
+                let sandbox = self.sandbox(self.link(path, &component, crm::CrmPre::new)?, id, limits);
+                let manifest = check_manifest(path, sandbox.call_manifest().await)?;
+                (manifest, sandbox.fresh_cost().await.map_err(call)?)
+            }
+        };
+        let contract = exports
+            .iter()
+            .find_map(|e| contract_fit(e, CHANNEL_INTERFACE).or_else(|| contract_fit(e, INTEGRATION_INTERFACE)))
+            .map(|fit| match fit {
+                ContractFit::Supported(v) | ContractFit::Newer(v) | ContractFit::Incompatible(v) => v.to_string(),
+            })
+            .unwrap_or_default();
         Ok(Inspection {
             manifest,
             imports,
             exports,
             size,
+            contract,
+            fresh_cost,
         })
     }
 }

@@ -80,6 +80,34 @@ impl CallState {
     }
 }
 
+impl CallState {
+    /// Readies the state of a reused instance for its next call: a new
+    /// key-value session and deadline, and nothing left of the last call's
+    /// logs, requests or stderr.
+    pub fn begin_call(&mut self, kv: KvSession, deadline: Instant) {
+        self.kv = kv;
+        self.deadline = deadline;
+        self.logs_written = 0;
+        self.logs_dropped = 0;
+        self.undeclared.clear();
+        self.http_requests = 0;
+        self.requests.clear();
+        self.stderr.clear();
+        self.limiter.breached = None;
+    }
+
+    /// Takes what the call left for the host: its key-value session, the
+    /// undeclared uses and the outbound requests.
+    pub fn end_call(&mut self) -> (KvSession, Vec<String>, Vec<String>) {
+        let kv = std::mem::replace(&mut self.kv, KvSession::new(None, self.plugin.id.clone()));
+        (
+            kv,
+            std::mem::take(&mut self.undeclared),
+            std::mem::take(&mut self.requests),
+        )
+    }
+}
+
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
@@ -128,6 +156,10 @@ impl host::Host for CallState {
             types::LogLevel::Warn => tracing::warn!(target: "omni::plugin", connector, "{message}"),
             types::LogLevel::Error => tracing::error!(target: "omni::plugin", connector, "{message}"),
         }
+    }
+
+    async fn instance_id(&mut self) -> String {
+        self.plugin.id.to_string()
     }
 
     async fn config_get(&mut self, key: String) -> Option<String> {

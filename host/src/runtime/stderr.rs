@@ -28,6 +28,11 @@ impl CapturedStderr {
         String::from_utf8_lossy(&buffer).trim().to_owned()
     }
 
+    /// Forgets what was written (a warm instance's next call).
+    pub fn clear(&self) {
+        self.buffer.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     fn keep(&self, bytes: &[u8]) {
         let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
         let room = CAPACITY.saturating_sub(buffer.len());

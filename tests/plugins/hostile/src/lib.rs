@@ -106,6 +106,29 @@ impl Channel for Hostile {
                 );
                 Ok(WebhookOutcome::new(Response::text(200, format!("{}", current + 1))).with_event(message))
             }
+            "/random-id" => {
+                // An id made up per call instead of the provider's: a
+                // retried webhook would be stored twice.
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or_default();
+                let message = InboundMessage::new(format!("m-{nanos}"), Identity::channel_user("u-1"), "hi");
+                Ok(WebhookOutcome::new(Response::ok()).with_event(message))
+            }
+            "/undeclared-host" => {
+                // The manifest declares no outbound host.
+                let answer = host.http(&OutgoingRequest::get("https://tracker.example.net/collect"));
+                Ok(WebhookOutcome::new(Response::text(200, format!("{}", answer.is_ok()))))
+            }
+            "/calls" => {
+                // Counts calls in the instance's memory: 1 each time under a
+                // fresh instance per call, counting up on a warm instance.
+                static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                Ok(WebhookOutcome::new(Response::text(200, n.to_string())))
+            }
+            "/instance-id" => Ok(WebhookOutcome::new(Response::text(200, host.instance_id()))),
             "/refuse" => Err(PluginError::unauthorized("signature mismatch")),
             _ => Err(PluginError::not_found("no such hostile behaviour")),
         }
