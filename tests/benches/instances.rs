@@ -150,7 +150,7 @@ async fn report() {
         .unwrap_or(500);
     let runtime = Runtime::new(
         EngineOptions {
-            max_memory_bytes: 256 << 20,
+            max_memory_bytes: 64 << 20,
             ..EngineOptions::default()
         },
         None,
@@ -167,7 +167,7 @@ async fn report() {
     println!("|---|---|---|---|---|---|");
     let plugins: [Subject; 2] = [
         ("webchat (Rust, 0.2 MB)", wasm::webchat(), webchat_event, 64),
-        ("line (Python, componentize-py, 18 MB)", wasm::line(), line_event, 256),
+        ("line (Python, componentize-py, 18 MB)", wasm::line(), line_event, 64),
     ];
     for (name, path, make, memory_mb) in plugins {
         let mut times = Vec::new();

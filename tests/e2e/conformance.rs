@@ -48,7 +48,7 @@ fn failures(report: &Value) -> Vec<String> {
 
 #[test]
 fn every_in_tree_plugin_passes_the_kit_with_its_fixtures() {
-    let plugins: [(&str, &Path); 11] = [
+    let plugins: [(&str, &Path); 12] = [
         ("webchat", wasm::webchat()),
         ("email", wasm::email()),
         ("sms", wasm::sms()),
@@ -60,6 +60,8 @@ fn every_in_tree_plugin_passes_the_kit_with_its_fixtures() {
         ("salesforce", wasm::salesforce()),
         ("shopify", wasm::shopify()),
         ("webhook-out", wasm::webhook_out()),
+        // In Python (componentize-py): the contract is language-neutral.
+        ("line", wasm::line()),
     ];
     for (name, path) in plugins {
         let (code, report) = kit(path, &["--fixtures", &fixtures(name)]);
