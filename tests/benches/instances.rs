@@ -31,9 +31,18 @@ fn main() {
     runtime.block_on(report());
 }
 
-fn plugin(id: &str, wasm: &Path, policy: PolicyChoice, memory_mb: usize) -> PluginConfig {
+fn plugin(wasm: &Path, policy: PolicyChoice, memory_mb: usize) -> PluginConfig {
+    // Only the LINE connector declares these.
+    let secrets = if wasm == wasm::line() {
+        BTreeMap::from([
+            ("channel_secret".to_owned(), LINE_SECRET.to_owned()),
+            ("channel_access_token".to_owned(), "token".to_owned()),
+        ])
+    } else {
+        BTreeMap::new()
+    };
     PluginConfig {
-        id: ConnectorId::new(id).unwrap(),
+        id: ConnectorId::new("bench").unwrap(),
         wasm: wasm.to_owned(),
         config: serde_json::Map::new(),
         config_locations: BTreeMap::new(),
@@ -43,10 +52,7 @@ fn plugin(id: &str, wasm: &Path, policy: PolicyChoice, memory_mb: usize) -> Plug
             line: 1,
             column: 1,
         },
-        secrets: BTreeMap::from([
-            ("channel_secret".to_owned(), LINE_SECRET.to_owned()),
-            ("channel_access_token".to_owned(), "token".to_owned()),
-        ]),
+        secrets,
         limits: Limits {
             memory_bytes: memory_mb << 20,
             ..Limits::default()
@@ -173,7 +179,7 @@ async fn report() {
         let mut times = Vec::new();
         let mut load = None;
         for policy in [PolicyChoice::Fresh, PolicyChoice::Warm, PolicyChoice::Auto] {
-            let config = plugin("bench", path, policy, memory_mb);
+            let config = plugin(path, policy, memory_mb);
             let (connector, report) = runtime.load_channel(&config, 0, None).await.unwrap();
             if policy == PolicyChoice::Auto {
                 load = Some(report);

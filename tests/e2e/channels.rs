@@ -217,7 +217,7 @@ async fn detail(omni: &OmniProcess, id: &str) -> Value {
 }
 
 /// The conversation holding a message with this text.
-async fn conversation_with(omni: &OmniProcess, text: &str) -> Value {
+pub(crate) async fn conversation_with(omni: &OmniProcess, text: &str) -> Value {
     for c in conversations(omni).await {
         let detail = detail(omni, c["id"].as_str().unwrap()).await;
         if detail["messages"].as_array().unwrap().iter().any(|m| m["text"] == text) {
@@ -227,7 +227,7 @@ async fn conversation_with(omni: &OmniProcess, text: &str) -> Value {
     panic!("no conversation holds {text:?}")
 }
 
-async fn reply(omni: &OmniProcess, conversation: &str, body: Value) -> String {
+pub(crate) async fn reply(omni: &OmniProcess, conversation: &str, body: Value) -> String {
     let (status, message) = omni
         .api_post(&format!("/v1/conversations/{conversation}/messages"), &body)
         .await;
@@ -235,7 +235,7 @@ async fn reply(omni: &OmniProcess, conversation: &str, body: Value) -> String {
     message["id"].as_str().unwrap().to_owned()
 }
 
-async fn status_of(omni: &OmniProcess, conversation: &str, message: &str, want: &'static str) -> Value {
+pub(crate) async fn status_of(omni: &OmniProcess, conversation: &str, message: &str, want: &'static str) -> Value {
     let message = message.to_owned();
     omni.eventually(
         &format!("/v1/conversations/{conversation}"),

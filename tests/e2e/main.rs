@@ -10,6 +10,7 @@ mod crm;
 mod delivery;
 mod events;
 mod identity;
+mod line;
 mod malformed;
 mod operations;
 mod outgoing;

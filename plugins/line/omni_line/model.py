@@ -56,6 +56,15 @@ class Profile:
     display_name: Optional[str] = None
 
 
+def first_header(headers: Headers, name: str) -> Optional[str]:
+    """The first value of the header `name`, compared case-insensitively."""
+    name = name.lower()
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
+
+
 @dataclass(frozen=True)
 class Request:
     """A webhook request as the host forwards it (`http-request`)."""
@@ -68,11 +77,7 @@ class Request:
 
     def header(self, name: str) -> Optional[str]:
         """The first value of a header; names arrive in lower case."""
-        name = name.lower()
-        for key, value in self.headers:
-            if key.lower() == name:
-                return value
-        return None
+        return first_header(self.headers, name)
 
 
 @dataclass(frozen=True)
@@ -106,11 +111,8 @@ class Answer:
     body: bytes = b""
 
     def header(self, name: str) -> Optional[str]:
-        name = name.lower()
-        for key, value in self.headers:
-            if key.lower() == name:
-                return value
-        return None
+        """The first value of a header."""
+        return first_header(self.headers, name)
 
 
 @dataclass(frozen=True)
