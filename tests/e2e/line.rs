@@ -46,7 +46,10 @@ async fn webhook(omni: &OmniProcess, body: &str, secret: &str) -> u16 {
 async fn a_line_conversation_through_the_python_plugin() {
     // LINE's push endpoint: unavailable once, then accepting.
     let line = FakeProvider::start(|_, n| {
-        (200, json!({"sentMessages": [{"id": format!("4612309668{n}"), "quoteToken": "q"}]}).to_string())
+        (
+            200,
+            json!({"sentMessages": [{"id": format!("4612309668{n}"), "quoteToken": "q"}]}).to_string(),
+        )
     })
     .await;
     line.script(&[(503, r#"{"message":"The server is temporarily unavailable"}"#)]);
@@ -92,5 +95,8 @@ async fn a_line_conversation_through_the_python_plugin() {
         assert_eq!(request.json()["messages"][0]["text"], "Yes, it arrives tomorrow.");
     }
     let keys: Vec<_> = requests.iter().map(|r| r.header("x-line-retry-key")).collect();
-    assert!(keys[0].is_some() && keys[0] == keys[1], "one retry key across retries: {keys:?}");
+    assert!(
+        keys[0].is_some() && keys[0] == keys[1],
+        "one retry key across retries: {keys:?}"
+    );
 }
