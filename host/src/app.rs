@@ -15,9 +15,9 @@ use crate::dispatch::limits::SendLimits;
 use crate::http::{self, AppInner, AppState};
 use crate::ingest::Inbound;
 use crate::log_watch::LogWatch;
+use crate::reload::{self, Reloader};
 use crate::runtime::{CacheOutcome, EngineOptions, LoadError, LoadedPlugin, Runtime};
 use crate::shutdown::{self, Shutdown};
-use crate::subscribers;
 use crate::telemetry::Telemetry;
 
 /// Why the host could not start.
@@ -157,7 +157,10 @@ impl App {
             tokens: config.api_tokens.clone(),
             max_body_bytes: config.server.max_body_bytes,
             log,
-            lookup_ttls: config.plugins.iter().map(|p| (p.id.clone(), p.lookup_ttl)).collect(),
+            lookup_ttls: Arc::new(std::sync::RwLock::new(
+                config.plugins.iter().map(|p| (p.id.clone(), p.lookup_ttl)).collect(),
+            )),
+            reloader: std::sync::OnceLock::new(),
         });
         Ok((Self { state, runtime, config }, report))
     }
@@ -175,6 +178,10 @@ impl App {
             source,
         })?;
         let (trigger, shutdown): (_, Shutdown) = shutdown::channel();
+        let send_limits = Arc::new(std::sync::RwLock::new(SendLimits::new(
+            self.config.plugins.iter().map(|p| (&p.id, p.send_limits)),
+            std::time::Instant::now(),
+        )));
         let dispatcher = Dispatcher::new(
             self.state.store.clone(),
             self.state.registry.clone(),
@@ -182,35 +189,63 @@ impl App {
             self.state.outbox.clone(),
             self.state.inbound.lanes.clone(),
             self.state.telemetry.clone(),
-            SendLimits::new(
-                self.config.plugins.iter().map(|p| (&p.id, p.send_limits)),
-                std::time::Instant::now(),
-            ),
+            send_limits.clone(),
         );
         let dispatching = tokio::spawn(dispatcher.run(shutdown.clone()));
         let watching = tokio::spawn(self.state.log.clone().run(self.state.store.clone(), shutdown.clone()));
-        let following = subscribers::spawn_all(
-            &self.state.registry,
-            &self.config.plugins,
-            self.state.store.clone(),
-            self.state.log.clone(),
-            self.state.telemetry.clone(),
-            shutdown,
-        );
+        let parts = reload::Parts {
+            runtime: self.runtime.clone(),
+            store: self.state.store.clone(),
+            registry: self.state.registry.clone(),
+            send_limits,
+            lookup_ttls: self.state.lookup_ttls.clone(),
+            log: self.state.log.clone(),
+            telemetry: self.state.telemetry.clone(),
+            shutdown: shutdown.clone(),
+        };
+        let reloader = Arc::new(Reloader::start(parts, self.config).await);
+        let _ = self.state.reloader.set(reloader.clone());
+        let reloading = tokio::spawn(reload_on_hangup(reloader.clone(), shutdown));
         tracing::info!(%address, connectors = self.state.registry.ids().len(), "omni is listening");
         let router = http::router(self.state.clone());
         let served = axum::serve(listener, router).with_graceful_shutdown(stop).await;
         trigger.trigger();
         let _ = dispatching.await;
         let _ = watching.await;
-        for follower in following {
-            let _ = follower.await;
-        }
+        let _ = reloading.await;
+        reloader.finish().await;
         served.map_err(|source| StartError::Io {
             what: "the HTTP server failed".into(),
             source,
         })
     }
+}
+
+/// Reloads the config on every `SIGHUP` until shutdown.
+async fn reload_on_hangup(reloader: Arc<Reloader>, stop: Shutdown) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; reload with `omni reload` or the admin API");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = stop.wait() => return,
+                received = hangups.recv() => {
+                    if received.is_none() {
+                        return;
+                    }
+                    if let Err(e) = reloader.reload().await {
+                        tracing::error!("reload refused, the running connectors are unchanged: {e}");
+                    }
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    stop.wait().await;
 }
 
 /// Loads the config, starts everything and serves until Ctrl-C or SIGTERM.

@@ -41,6 +41,15 @@ pub enum Command {
         #[arg(short, long, default_value = "omni.toml", env = "OMNI_CONFIG")]
         config: PathBuf,
     },
+    /// Make a running host apply its config file's `[[plugins]]` again (add,
+    /// remove, reconfigure or upgrade connectors without a restart). Talks to
+    /// the host at the config's `[server] listen` with the API token in
+    /// `OMNI_API_TOKEN`; `kill -HUP <pid>` does the same.
+    Reload {
+        /// The config file of the running host.
+        #[arg(short, long, default_value = "omni.toml", env = "OMNI_CONFIG")]
+        config: PathBuf,
+    },
     /// Work with the config file.
     Config {
         /// What to do with it.
@@ -229,6 +238,7 @@ fn init_logging(format: LogFormat) {
 async fn execute(command: Command) -> Result<(), StartError> {
     match command {
         Command::Run { config } => app::run(Config::load(&config)?).await,
+        Command::Reload { config } => reload(&config).await,
         Command::Config {
             command: ConfigCommand::Check { config },
         } => check_config(&config).await,
@@ -278,6 +288,32 @@ async fn execute(command: Command) -> Result<(), StartError> {
             Ok(())
         }
     }
+}
+
+async fn reload(path: &Path) -> Result<(), StartError> {
+    let config = Config::load(path)?;
+    let token = std::env::var("OMNI_API_TOKEN")
+        .map_err(|_| StartError::Command("set OMNI_API_TOKEN to an API token of the running host".into()))?;
+    let mut address = config.server.listen;
+    if address.ip().is_unspecified() {
+        address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let url = format!("http://{address}/v1/admin/reload");
+    let failed = |e: reqwest::Error| StartError::Command(format!("cannot reach the host at {url}: {e}"));
+    let response = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(failed)?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.map_err(failed)?;
+    if !status.is_success() {
+        let message = body["error"]["message"].as_str().unwrap_or("no message").to_owned();
+        return Err(StartError::Command(format!("reload refused ({status}): {message}")));
+    }
+    println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
+    Ok(())
 }
 
 async fn persons(path: &Path, command: PersonsCommand) -> Result<(), StartError> {

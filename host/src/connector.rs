@@ -97,6 +97,13 @@ impl Registry {
         map.insert(connector.id().clone(), connector);
     }
 
+    /// Replaces every instance at once (a reload): calls already holding
+    /// an old instance finish on it.
+    pub fn replace_all(&self, connectors: Vec<Arc<dyn Connector>>) {
+        let next = connectors.into_iter().map(|c| (c.id().clone(), c)).collect();
+        *self.connectors.write().unwrap_or_else(|e| e.into_inner()) = next;
+    }
+
     /// The instance with this id.
     pub fn get(&self, id: &ConnectorId) -> Option<Arc<dyn Connector>> {
         let map = self.connectors.read().unwrap_or_else(|e| e.into_inner());

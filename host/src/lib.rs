@@ -24,6 +24,7 @@ pub mod events;
 pub mod http;
 pub mod ingest;
 pub mod log_watch;
+pub mod reload;
 pub mod runtime;
 pub mod shutdown;
 pub mod subscribers;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use omni_plugin_sdk::crypto::{base64, hmac_sha256};
+use omni_tests::line::{self, SECRET};
 use omni_tests::process::{OmniProcess, plugin};
 use omni_tests::provider::FakeProvider;
 use omni_tests::wasm;
@@ -13,27 +13,22 @@ use serde_json::json;
 
 use crate::channels::{conversation_with, reply, status_of};
 
-/// `OMNI_TEST_SECRET`, which the test hosts get.
-const SECRET: &str = "s3cret";
 const USER: &str = "U4af4980629bd5f9b5c1f06bd9aa9a4b5";
 
 fn event(message_id: &str, text: &str, redelivery: bool) -> String {
-    json!({"destination": "Uxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "events": [{
-        "type": "message", "mode": "active", "timestamp": 1_795_780_800_000u64,
-        "source": {"type": "user", "userId": USER},
-        "webhookEventId": format!("01HZ{message_id}"),
-        "deliveryContext": {"isRedelivery": redelivery},
-        "replyToken": "757913772c4646b784d4b7ce46d12671",
-        "message": {"id": message_id, "type": "text", "quoteToken": "q", "text": text}}]})
-    .to_string()
+    let body = line::text_event(USER, message_id, text);
+    if redelivery {
+        body.replace("\"isRedelivery\":false", "\"isRedelivery\":true")
+    } else {
+        body
+    }
 }
 
 async fn webhook(omni: &OmniProcess, body: &str, secret: &str) -> u16 {
-    let signature = base64(&hmac_sha256(secret.as_bytes(), body.as_bytes()));
     omni.client
         .post(omni.url("/hooks/line/webhook"))
         .header("content-type", "application/json")
-        .header("x-line-signature", signature)
+        .header("x-line-signature", line::signature(secret, body))
         .body(body.to_owned())
         .send()
         .await

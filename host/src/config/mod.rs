@@ -76,7 +76,14 @@ pub struct DeliveryConfig {
     pub first_retry: Duration,
     /// Longest delay between retries.
     pub max_retry: Duration,
+    /// How long a claimed reply belongs to the host that claimed it; when
+    /// that host dies, another takes it over after this long.
+    pub lease: Duration,
 }
+
+/// The claim on a reply lasts at least this many times the longest plugin
+/// timeout, so a live send is never claimed twice.
+pub const LEASE_TIMEOUTS: u32 = 3;
 
 /// One API token, stored as its SHA-256.
 #[derive(Debug, Clone)]
@@ -294,6 +301,7 @@ impl Config {
                 Duration::from_secs(1),
             )?,
             max_retry: ctx.duration(&raw.delivery.max_retry, "delivery.max_retry", Duration::from_secs(300))?,
+            lease: Duration::ZERO, // set below, once the plugins' timeouts are known
         };
 
         let api_tokens = raw
@@ -383,6 +391,35 @@ impl Config {
                 instances: ctx.instances(&plugin.instances, &format!("plugins[{i}].instances"))?,
             });
         }
+
+        let longest = plugins
+            .iter()
+            .map(|p| p.limits.timeout)
+            .max()
+            .unwrap_or(defaults.timeout);
+        let shortest_lease = longest * LEASE_TIMEOUTS;
+        let delivery = DeliveryConfig {
+            lease: match &raw.delivery.lease {
+                None => Duration::from_secs(60).max(shortest_lease),
+                Some(v) => {
+                    let lease = ctx.duration(&raw.delivery.lease, "delivery.lease", Duration::ZERO)?;
+                    if lease < shortest_lease {
+                        return Err(ctx.invalid(
+                            v,
+                            "delivery.lease",
+                            format!(
+                                "{} is shorter than {LEASE_TIMEOUTS} times the longest plugin timeout ({}): \
+                                 a slow send could be claimed by a second host and sent twice",
+                                humantime::format_duration(lease),
+                                humantime::format_duration(longest)
+                            ),
+                        ));
+                    }
+                    lease
+                }
+            },
+            ..delivery
+        };
 
         Ok(Config {
             path: path.to_owned(),

@@ -76,6 +76,7 @@ pub struct RawLimits {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDelivery {
+    pub lease: Option<Spanned<String>>,
     pub max_attempts: Option<Spanned<u64>>,
     pub concurrency: Option<Spanned<u64>>,
     pub first_retry: Option<Spanned<String>>,

@@ -19,6 +19,7 @@ pub struct SendLimits {
 }
 
 struct ConnectorLimit {
+    config: SendLimitConfig,
     slots: Option<Arc<Semaphore>>,
     bucket: Option<Mutex<TokenBucket>>,
 }
@@ -43,17 +44,29 @@ impl SendLimits {
         let connectors = configs
             .into_iter()
             .filter(|(_, c)| c.concurrency.is_some() || c.per_second.is_some())
-            .map(|(id, c)| {
-                let limit = ConnectorLimit {
-                    slots: c.concurrency.map(|n| Arc::new(Semaphore::new(n))),
-                    bucket: c
-                        .per_second
-                        .map(|rate| Mutex::new(TokenBucket::new(rate, c.burst.unwrap_or(rate).max(1), now))),
-                };
-                (id.clone(), limit)
-            })
+            .map(|(id, c)| (id.clone(), ConnectorLimit::new(c, now)))
             .collect();
         Self { connectors }
+    }
+
+    /// Applies a reloaded config: an instance whose limits did not change
+    /// keeps its slots and tokens (sends in flight still count).
+    pub fn reconfigure<'a>(
+        &mut self,
+        configs: impl IntoIterator<Item = (&'a ConnectorId, SendLimitConfig)>,
+        now: Instant,
+    ) {
+        let mut previous = std::mem::take(&mut self.connectors);
+        for (id, config) in configs {
+            if config.concurrency.is_none() && config.per_second.is_none() {
+                continue;
+            }
+            let limit = match previous.remove(id) {
+                Some(limit) if limit.config == config => limit,
+                _ => ConnectorLimit::new(config, now),
+            };
+            self.connectors.insert(id.clone(), limit);
+        }
     }
 
     /// The connectors that cannot start a send at `now`.
@@ -89,6 +102,18 @@ impl SendLimits {
             return None;
         }
         Some(SendPermit { _slot: slot })
+    }
+}
+
+impl ConnectorLimit {
+    fn new(config: SendLimitConfig, now: Instant) -> Self {
+        Self {
+            config,
+            slots: config.concurrency.map(|n| Arc::new(Semaphore::new(n))),
+            bucket: config
+                .per_second
+                .map(|rate| Mutex::new(TokenBucket::new(rate, config.burst.unwrap_or(rate).max(1), now))),
+        }
     }
 }
 

@@ -10,7 +10,7 @@
 
 pub mod limits;
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use omni_core::{OutboxJob, SendOutcome, Store, StoreError, Timestamp};
@@ -37,7 +37,8 @@ pub struct Dispatcher {
     wake: Arc<Notify>,
     lanes: Arc<RetryLanes>,
     telemetry: Arc<Telemetry>,
-    limits: SendLimits,
+    /// Shared with the reloader, which changes it when the config does.
+    limits: Arc<RwLock<SendLimits>>,
 }
 
 impl Dispatcher {
@@ -49,7 +50,7 @@ impl Dispatcher {
         wake: Arc<Notify>,
         lanes: Arc<RetryLanes>,
         telemetry: Arc<Telemetry>,
-        limits: SendLimits,
+        limits: Arc<RwLock<SendLimits>>,
     ) -> Self {
         Self {
             store,
@@ -68,7 +69,7 @@ impl Dispatcher {
         let slots = Arc::new(Semaphore::new(this.config.concurrency));
         while !stop.is_requested() {
             let free = slots.available_permits() as u32;
-            let blocked = this.limits.blocked(Instant::now());
+            let blocked = this.limits().blocked(Instant::now());
             let mut started = 0;
             let mut claimed = 0;
             if free > 0 {
@@ -86,7 +87,7 @@ impl Dispatcher {
                 claimed = jobs.len();
                 for job in jobs {
                     // One claim may hold more rows of a connector than it may send now.
-                    let Some(limit) = this.limits.try_acquire(&job.connector, Instant::now()) else {
+                    let Some(limit) = this.limits().try_acquire(&job.connector, Instant::now()) else {
                         if let Err(e) = this.store.release_outbox(&job).await {
                             tracing::warn!(message = %job.message_id, "cannot give back a claim; its lease will expire: {e}");
                         }
@@ -115,7 +116,7 @@ impl Dispatcher {
             let wait = if free == 0 {
                 IDLE_POLL
             } else {
-                let blocked = this.limits.blocked(Instant::now());
+                let blocked = this.limits().blocked(Instant::now());
                 let token_wait = blocked
                     .next_token
                     .map(|at| at.saturating_duration_since(Instant::now()))
@@ -140,9 +141,16 @@ impl Dispatcher {
         let _ = slots.acquire_many(this.config.concurrency as u32).await;
     }
 
-    /// A claim outlives the slowest call, so a live send is never re-claimed.
+    fn limits(&self) -> std::sync::RwLockReadGuard<'_, SendLimits> {
+        self.limits.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A claim outlives the slowest call, so a live send is never re-claimed
+    /// (the config checks a configured lease against the plugins' timeouts).
     fn lease(&self) -> Duration {
-        Duration::from_secs(60).max(self.longest_timeout() * 3)
+        self.config
+            .lease
+            .max(self.longest_timeout() * crate::config::LEASE_TIMEOUTS)
     }
 
     fn longest_timeout(&self) -> Duration {
@@ -278,6 +286,7 @@ mod tests {
             concurrency: 1,
             first_retry: Duration::from_secs(1),
             max_retry: Duration::from_secs(60),
+            lease: Duration::from_secs(60),
         };
         for _ in 0..50 {
             let first = backoff(&config, 1);

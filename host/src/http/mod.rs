@@ -1,6 +1,7 @@
 //! The HTTP surface: provider webhooks under `/hooks`, the bearer-protected
 //! `/v1` API with its OpenAPI document, and health probes.
 
+pub mod admin;
 pub mod auth;
 pub mod conversations;
 pub mod dead_letters;
@@ -48,8 +49,10 @@ pub struct AppInner {
     pub max_body_bytes: usize,
     /// The event log's head, for long-polls and streams.
     pub log: Arc<crate::log_watch::LogWatch>,
-    /// How long each integration's `lookup` answers are reused.
-    pub lookup_ttls: std::collections::BTreeMap<omni_core::ConnectorId, std::time::Duration>,
+    /// How long each integration's `lookup` answers are reused (changed by reloads).
+    pub lookup_ttls: Arc<std::sync::RwLock<std::collections::BTreeMap<omni_core::ConnectorId, std::time::Duration>>>,
+    /// Applies config changes live; set once the host serves.
+    pub reloader: std::sync::OnceLock<Arc<crate::reload::Reloader>>,
 }
 
 /// Shared handler state.
@@ -69,6 +72,7 @@ pub type AppState = Arc<AppInner>;
         (name = "delivery", description = "Replies the dispatcher gave up on, and retrying them"),
         (name = "events", description = "The event log (long-poll and server-sent events) and the integrations following it"),
         (name = "metrics", description = "Channel metrics; Prometheus counters are at /metrics"),
+        (name = "admin", description = "Connector instances, and reloading them from the config file"),
         (name = "health", description = "Probes"),
     )
 )]
@@ -113,6 +117,8 @@ fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(subscribers::dead_letters))
         .routes(routes!(subscribers::retry))
         .routes(routes!(subscribers::replay))
+        .routes(routes!(admin::connectors))
+        .routes(routes!(admin::reload))
         .split_for_parts();
     let (open, health_doc) = OpenApiRouter::new()
         .routes(routes!(health::healthz))

@@ -116,7 +116,10 @@ pub async fn get_person(
         .map_err(ApiError::store)?
         .ok_or_else(|| ApiError::not_found(format!("person {id} not found")))?;
     let profiles = if query.enrich.unwrap_or(true) {
-        crate::enrichment::profiles(&app.store, app.registry.integrations(), &app.lookup_ttls, &person).await
+        {
+            let ttls = app.lookup_ttls.read().unwrap_or_else(|e| e.into_inner()).clone();
+            crate::enrichment::profiles(&app.store, app.registry.integrations(), &ttls, &person).await
+        }
     } else {
         Default::default()
     };

@@ -122,6 +122,11 @@ impl Runtime {
         })
     }
 
+    /// The largest memory limit a plugin may have on this engine.
+    pub fn max_memory_bytes(&self) -> usize {
+        self.max_memory_bytes
+    }
+
     /// Loads the plugin of one `[[plugins]]` entry (`index` locates config
     /// errors), a channel or an integration by what the component exports:
     /// compiles or reuses the component, links it, reads and checks its

@@ -421,36 +421,19 @@ fn backoff(config: &SubscribeConfig, attempt: u32, hint: Option<Duration>) -> Du
     }
 }
 
-/// Starts a follower for every integration in the registry.
-pub fn spawn_all(
-    registry: &crate::connector::Registry,
-    configs: &[crate::config::PluginConfig],
+/// Starts the follower of one integration until `stop`; `holder` names this
+/// host in the subscriber's lease.
+pub fn spawn(
+    connector: Arc<dyn Connector>,
+    config: SubscribeConfig,
     store: Arc<dyn Store>,
     watch: Arc<LogWatch>,
     telemetry: Arc<Telemetry>,
+    holder: String,
     stop: Shutdown,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    let holder = format!("{}-{}", std::process::id(), uuid::Uuid::now_v7());
-    registry
-        .integrations()
-        .into_iter()
-        .map(|connector| {
-            let config = configs
-                .iter()
-                .find(|p| &p.id == connector.id())
-                .map(|p| p.subscribe.clone())
-                .unwrap_or_default();
-            let follower = Follower::new(
-                connector,
-                config,
-                store.clone(),
-                watch.clone(),
-                telemetry.clone(),
-                holder.clone(),
-            );
-            tokio::spawn(follower.run(stop.clone()))
-        })
-        .collect()
+) -> tokio::task::JoinHandle<()> {
+    let follower = Follower::new(connector, config, store, watch, telemetry, holder);
+    tokio::spawn(follower.run(stop))
 }
 
 #[cfg(test)]
