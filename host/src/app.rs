@@ -7,6 +7,7 @@ use std::time::Instant;
 use omni_core::{Store, StoreError};
 use tokio::sync::Notify;
 
+use crate::admission::Admission;
 use crate::config::{Config, ConfigError, PluginConfig};
 use crate::connector::Registry;
 use crate::contention::RetryLanes;
@@ -160,6 +161,10 @@ impl App {
             lookup_ttls: Arc::new(std::sync::RwLock::new(
                 config.plugins.iter().map(|p| (p.id.clone(), p.lookup_ttl)).collect(),
             )),
+            admission: Arc::new(Admission::new(
+                config.server.admission,
+                config.plugins.iter().map(|p| (&p.id, p.inbound)),
+            )),
             reloader: std::sync::OnceLock::new(),
         });
         Ok((Self { state, runtime, config }, report))
@@ -199,6 +204,7 @@ impl App {
             registry: self.state.registry.clone(),
             send_limits,
             lookup_ttls: self.state.lookup_ttls.clone(),
+            admission: self.state.admission.clone(),
             log: self.state.log.clone(),
             telemetry: self.state.telemetry.clone(),
             shutdown: shutdown.clone(),
@@ -208,7 +214,9 @@ impl App {
         let reloading = tokio::spawn(reload_on_hangup(reloader.clone(), shutdown));
         tracing::info!(%address, connectors = self.state.registry.ids().len(), "omni is listening");
         let router = http::router(self.state.clone());
-        let served = axum::serve(listener, router).with_graceful_shutdown(stop).await;
+        // The peer address feeds the per-source rate limit.
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let served = axum::serve(listener, service).with_graceful_shutdown(stop).await;
         trigger.trigger();
         let _ = dispatching.await;
         let _ = watching.await;

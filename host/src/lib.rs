@@ -12,6 +12,7 @@
 //! the event log's head and [`subscribers`] deliver it to integrations;
 //! [`app`] wires it all up and [`cli`] is the `omni` command.
 
+pub mod admission;
 pub mod app;
 pub mod cli;
 pub mod config;
@@ -24,6 +25,7 @@ pub mod events;
 pub mod http;
 pub mod ingest;
 pub mod log_watch;
+pub mod rate;
 pub mod reload;
 pub mod runtime;
 pub mod shutdown;

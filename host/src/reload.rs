@@ -74,6 +74,8 @@ pub struct Parts {
     pub send_limits: Arc<RwLock<SendLimits>>,
     /// Each integration's lookup TTL.
     pub lookup_ttls: Arc<RwLock<BTreeMap<ConnectorId, Duration>>>,
+    /// Webhook rate limits per instance.
+    pub admission: Arc<crate::admission::Admission>,
     /// The event log's head.
     pub log: Arc<LogWatch>,
     /// Counters.
@@ -185,6 +187,9 @@ impl Reloader {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .reconfigure(config.plugins.iter().map(|p| (&p.id, p.send_limits)), Instant::now());
+        self.parts
+            .admission
+            .reconfigure(config.plugins.iter().map(|p| (&p.id, p.inbound)));
         *self.parts.lookup_ttls.write().unwrap_or_else(|e| e.into_inner()) =
             config.plugins.iter().map(|p| (p.id.clone(), p.lookup_ttl)).collect();
 

@@ -66,6 +66,7 @@ fn plugin(wasm: &Path, policy: PolicyChoice, memory_mb: usize) -> PluginConfig {
             policy,
             ..InstanceConfig::default()
         },
+        inbound: None,
     }
 }
 

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use omni_core::ConnectorId;
+use omni_host::admission::{Admission, AdmissionConfig};
 use omni_host::app::{App, open_store};
 use omni_host::config::{Config, Location, PluginConfig};
 use omni_host::connector::{Connector, Registry};
@@ -76,6 +77,7 @@ fn webchat_plugin(dir: &Path) -> PluginConfig {
         subscribe_location: None,
         lookup_ttl: std::time::Duration::from_secs(600),
         instances: Default::default(),
+        inbound: None,
     }
 }
 
@@ -181,6 +183,8 @@ async fn serve_and_load(
         max_body_bytes: 1 << 20,
         log,
         lookup_ttls: Default::default(),
+        admission: Arc::new(Admission::new(AdmissionConfig::default(), [])),
+        reloader: std::sync::OnceLock::new(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();

@@ -12,6 +12,8 @@ pub struct LoadResult {
     pub requests: u64,
     /// Requests that failed or got another status.
     pub errors: u64,
+    /// Requests the host shed with 429 or 503 (back-pressure, not failure).
+    pub shed: u64,
     /// How long the run took.
     pub elapsed: Duration,
     /// Median latency.
@@ -38,17 +40,24 @@ pub fn visitor_message(i: u64) -> String {
 /// Posts [`visitor_message`]s to `url` from `concurrency` clients for
 /// `seconds`, counting `202 Accepted` answers.
 pub async fn drive(url: &str, concurrency: usize, seconds: u64) -> LoadResult {
+    drive_many(&[url.to_owned()], concurrency, seconds).await
+}
+
+/// Like [`drive`], spreading the clients over several hosts' URLs.
+pub async fn drive_many(urls: &[String], concurrency: usize, seconds: u64) -> LoadResult {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()
         .expect("an HTTP client");
     let counter = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
+    let shed = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let mut workers = Vec::new();
-    for _ in 0..concurrency {
-        let (client, url, counter, errors) = (client.clone(), url.to_owned(), counter.clone(), errors.clone());
+    for worker in 0..concurrency {
+        let url = urls[worker % urls.len()].clone();
+        let (client, counter, errors, shed) = (client.clone(), counter.clone(), errors.clone(), shed.clone());
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
@@ -62,6 +71,11 @@ pub async fn drive(url: &str, concurrency: usize, seconds: u64) -> LoadResult {
                     .await;
                 match response {
                     Ok(r) if r.status().as_u16() == 202 => latencies.push(sent.elapsed()),
+                    Ok(r) if matches!(r.status().as_u16(), 429 | 503) => {
+                        shed.fetch_add(1, Ordering::Relaxed);
+                        // A shed client backs off briefly, as a provider would.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
                     _ => {
                         errors.fetch_add(1, Ordering::Relaxed);
                     }
@@ -85,6 +99,7 @@ pub async fn drive(url: &str, concurrency: usize, seconds: u64) -> LoadResult {
     LoadResult {
         requests: latencies.len() as u64,
         errors: errors.load(Ordering::Relaxed),
+        shed: shed.load(Ordering::Relaxed),
         elapsed,
         p50: pick(0.50),
         p99: pick(0.99),

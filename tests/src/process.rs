@@ -7,8 +7,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// The API token every harness config accepts.
+/// The API token every harness config accepts, with the `admin` scope.
 pub const TOKEN: &str = "test-token";
+
+/// A token every harness config accepts with the `read` scope (GET only).
+pub const READ_TOKEN: &str = "test-read-token";
+
+/// A token every harness config accepts with the `agent` scope (read, reply,
+/// update conversations, merge and split persons, settle suggestions).
+pub const AGENT_TOKEN: &str = "test-agent-token";
 
 /// The Standard Webhooks signing secret in `OMNI_TEST_WEBHOOK_SECRET`
 /// (`whsec_` and the base64 of 32 bytes `0x01..=0x20`).
@@ -83,35 +90,46 @@ pub struct OmniProcess {
 
 impl OmniProcess {
     /// Starts omni with `extra` appended to a config that sets the listen
-    /// address, data directory and the [`TOKEN`].
+    /// address, data directory and the tokens [`TOKEN`] (admin),
+    /// [`READ_TOKEN`] and [`AGENT_TOKEN`].
     pub async fn start(extra: &str) -> Self {
         Self::start_on(&Database::Sqlite, extra).await
+    }
+
+    /// Like [`OmniProcess::start`], with `server` lines (`max_in_flight = 2`)
+    /// added to the harness's `[server]` table.
+    pub async fn start_with_server(server: &str, extra: &str) -> Self {
+        let tempdir = tempfile::tempdir().expect("temp dir");
+        let dir = tempdir.path().to_owned();
+        let mut process = Self::launch(&dir, &Database::Sqlite, server, extra).await;
+        process._tempdir = Some(tempdir);
+        process
     }
 
     /// Like [`OmniProcess::start`], on the given database.
     pub async fn start_on(database: &Database, extra: &str) -> Self {
         let tempdir = tempfile::tempdir().expect("temp dir");
         let dir = tempdir.path().to_owned();
-        let mut process = Self::launch(&dir, database, extra).await;
+        let mut process = Self::launch(&dir, database, "", extra).await;
         process._tempdir = Some(tempdir);
         process
     }
 
     /// Starts omni in an existing directory (to restart on the same data).
     pub async fn start_in(dir: &Path, extra: &str) -> Self {
-        Self::launch(dir, &Database::Sqlite, extra).await
+        Self::launch(dir, &Database::Sqlite, "", extra).await
     }
 
-    async fn launch(dir: &Path, database: &Database, extra: &str) -> Self {
+    async fn launch(dir: &Path, database: &Database, server: &str, extra: &str) -> Self {
         let mut last_logs = String::new();
         for _ in 0..3 {
             let port = free_port();
             let config = format!(
-                "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[storage]\ndata_dir = \"data\"\ncache_dir = \"{}\"\n{}\n\
-                 [[api.tokens]]\nname = \"test\"\nsha256 = \"{}\"\n\n{extra}\n",
+                "[server]\nlisten = \"127.0.0.1:{port}\"\n{server}\n\n[storage]\ndata_dir = \"data\"\ncache_dir = \"{}\"\n{}\n\
+                 {}\n{extra}\n",
                 shared_cache_dir().display(),
                 database.storage_toml(),
-                sha256_hex(TOKEN)
+                tokens_toml()
             );
             let config_path = dir.join("omni.toml");
             std::fs::write(&config_path, config).expect("write config");
@@ -263,6 +281,18 @@ impl OmniProcess {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Calls an API path with `token` (e.g. [`READ_TOKEN`]) and an optional
+    /// JSON body; returns status and parsed JSON.
+    pub async fn api_as(&self, method: reqwest::Method, path: &str, token: &str, body: Option<&Value>) -> (u16, Value) {
+        let mut request = self.client.request(method, self.url(path)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("API request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// Polls `check` on an API path until it returns `Some`, or panics with
     /// `what` after `timeout`.
     pub async fn eventually<T>(
@@ -307,6 +337,24 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
+}
+
+/// The `[[api.tokens]]` entries of every harness config: [`TOKEN`],
+/// [`READ_TOKEN`] and [`AGENT_TOKEN`].
+fn tokens_toml() -> String {
+    [
+        ("test", TOKEN, "admin"),
+        ("test-read", READ_TOKEN, "read"),
+        ("test-agent", AGENT_TOKEN, "agent"),
+    ]
+    .iter()
+    .map(|(name, token, scope)| {
+        format!(
+            "[[api.tokens]]\nname = \"{name}\"\nsha256 = \"{}\"\nscope = \"{scope}\"\n\n",
+            sha256_hex(token)
+        )
+    })
+    .collect()
 }
 
 fn sha256_hex(text: &str) -> String {

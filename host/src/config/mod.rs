@@ -22,6 +22,7 @@ use toml::Spanned;
 pub use error::{ConfigError, Location};
 use raw::{RawConfig, RawIdentity, RawInstances, RawLimits, RawPluginDelivery, RawSubscribe};
 
+use crate::admission::{AdmissionConfig, Rate};
 use crate::runtime::{InstanceConfig, Limits, PolicyChoice};
 
 /// A validated `omni.toml`.
@@ -52,6 +53,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Rate limits and the bound on webhooks in progress.
+    pub admission: AdmissionConfig,
 }
 
 /// `[storage]`.
@@ -92,6 +95,8 @@ pub struct ApiToken {
     pub name: String,
     /// SHA-256 of the token.
     pub sha256: [u8; 32],
+    /// What the token may do (`admin` when the entry does not say).
+    pub scope: crate::http::auth::Scope,
 }
 
 /// One `[[plugins]]` entry.
@@ -127,6 +132,8 @@ pub struct PluginConfig {
     pub lookup_ttl: Duration,
     /// Fresh or warm instances (`[plugins.instances]`).
     pub instances: InstanceConfig,
+    /// Webhooks per second this instance accepts (`inbound`).
+    pub inbound: Option<Rate>,
 }
 
 /// `[plugins.subscribe]`: which events an integration takes and how
@@ -389,6 +396,7 @@ impl Config {
                     Duration::from_secs(600),
                 )?,
                 instances: ctx.instances(&plugin.instances, &format!("plugins[{i}].instances"))?,
+                inbound: ctx.rate(&plugin.inbound, &format!("plugins[{i}].inbound"))?,
             });
         }
 
@@ -423,7 +431,11 @@ impl Config {
 
         Ok(Config {
             path: path.to_owned(),
-            server: ServerConfig { listen, max_body_bytes },
+            server: ServerConfig {
+                listen,
+                max_body_bytes,
+                admission: ctx.admission(&raw.server)?,
+            },
             storage: StorageConfig {
                 cache_dir: match &raw.storage.cache_dir {
                     None => data_dir.join("cache"),
@@ -628,6 +640,44 @@ impl Ctx<'_> {
         })
     }
 
+    fn admission(&self, raw: &raw::RawServer) -> Result<AdmissionConfig, ConfigError> {
+        let defaults = AdmissionConfig::default();
+        Ok(AdmissionConfig {
+            max_in_flight: self.range(
+                &raw.max_in_flight,
+                "server.max_in_flight",
+                1..=100_000,
+                defaults.max_in_flight as u64,
+            )?,
+            max_queued: self.range(
+                &raw.max_queued,
+                "server.max_queued",
+                0..=1_000_000,
+                defaults.max_queued as u64,
+            )?,
+            queue_wait: self.duration(&raw.queue_wait, "server.queue_wait", defaults.queue_wait)?,
+            per_source: self.rate(&raw.per_source, "server.per_source")?,
+        })
+    }
+
+    fn rate(&self, raw: &Option<Spanned<raw::RawRate>>, key: &str) -> Result<Option<Rate>, ConfigError> {
+        let Some(raw) = raw else { return Ok(None) };
+        let raw = raw.get_ref();
+        let per_second = self.range(
+            &Some(raw.per_second.clone()),
+            &format!("{key}.per_second"),
+            1..=1_000_000,
+            0,
+        )? as u32;
+        let burst = self.range(
+            &raw.burst,
+            &format!("{key}.burst"),
+            1..=1_000_000,
+            u64::from(per_second),
+        )? as u32;
+        Ok(Some(Rate { per_second, burst }))
+    }
+
     fn instances(&self, raw: &RawInstances, prefix: &str) -> Result<InstanceConfig, ConfigError> {
         let key = |field: &str| format!("{prefix}.{field}");
         let defaults = InstanceConfig::default();
@@ -750,9 +800,25 @@ impl Ctx<'_> {
                 ));
             }
         };
+        let scope = match &t.scope {
+            None => crate::http::auth::Scope::Admin,
+            Some(v) => crate::http::auth::Scope::parse(v.get_ref()).ok_or_else(|| {
+                self.invalid(
+                    v,
+                    &key("scope"),
+                    format!(
+                        "{:?} is not a scope: use \"admin\" (everything), \"agent\" (read, reply, update \
+                         conversations, merge and split persons, accept or dismiss suggestions) or \"read\" \
+                         (GET requests only)",
+                        v.get_ref()
+                    ),
+                )
+            })?,
+        };
         Ok(ApiToken {
             name: t.name.clone(),
             sha256,
+            scope,
         })
     }
 }

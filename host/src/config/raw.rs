@@ -34,6 +34,17 @@ pub struct RawConfig {
 pub struct RawServer {
     pub listen: Option<Spanned<String>>,
     pub max_body_bytes: Option<Spanned<u64>>,
+    pub max_in_flight: Option<Spanned<u64>>,
+    pub max_queued: Option<Spanned<u64>>,
+    pub queue_wait: Option<Spanned<String>>,
+    pub per_source: Option<Spanned<RawRate>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRate {
+    pub per_second: Spanned<u64>,
+    pub burst: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -96,6 +107,7 @@ pub struct RawToken {
     pub name: String,
     pub sha256: Option<Spanned<String>>,
     pub env: Option<Spanned<String>>,
+    pub scope: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,6 +131,7 @@ pub struct RawPlugin {
     pub lookup_ttl: Option<Spanned<String>>,
     #[serde(default)]
     pub instances: RawInstances,
+    pub inbound: Option<Spanned<RawRate>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -121,6 +121,39 @@ fn tokens_need_exactly_one_source() {
 }
 
 #[test]
+fn token_scopes_default_to_admin_and_name_bad_values() {
+    use crate::http::auth::Scope;
+    let entry = |name: &str, scope: &str| format!("[[api.tokens]]\nname = \"{name}\"\nenv = \"API_TOKEN\"\n{scope}");
+    let text = [
+        entry("old", ""),
+        entry("ops", "scope = \"admin\"\n"),
+        entry("desk", "scope = \"agent\"\n"),
+        entry("dashboard", "scope = \"read\"\n"),
+    ]
+    .concat();
+    let config = parse(&text).unwrap();
+    let scopes: Vec<_> = config.api_tokens.iter().map(|t| (t.name.as_str(), t.scope)).collect();
+    assert_eq!(
+        scopes,
+        [
+            ("old", Scope::Admin),
+            ("ops", Scope::Admin),
+            ("desk", Scope::Agent),
+            ("dashboard", Scope::Read)
+        ]
+    );
+
+    let text = format!("{}{}", entry("a", ""), entry("b", "scope = \"write\"\n"));
+    let (line, key, message) = error(&text);
+    assert_eq!((line, key.as_str()), (7, "api.tokens[1].scope"));
+    for allowed in ["\"admin\"", "\"agent\"", "\"read\"", "\"write\""] {
+        assert!(message.contains(allowed), "{message}");
+    }
+    let (_, key, _) = error(&entry("a", "scope = \"Admin\"\n"));
+    assert_eq!(key, "api.tokens[0].scope");
+}
+
+#[test]
 fn syntax_errors_have_a_line() {
     let (line, _, _) = error("[server]\nlisten = \n");
     assert_eq!(line, 2);

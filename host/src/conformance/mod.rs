@@ -370,6 +370,7 @@ fn plugin_config(wasm: &Path, sample: &Sample, dir: &Path) -> PluginConfig {
         subscribe_location: None,
         lookup_ttl: Duration::from_secs(600),
         instances: sample.instances.config(),
+        inbound: None,
     }
 }
 

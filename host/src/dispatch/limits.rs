@@ -5,12 +5,13 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use omni_core::ConnectorId;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::SendLimitConfig;
+use crate::rate::TokenBucket;
 
 /// The limits of every connector instance that has some.
 #[derive(Default)]
@@ -122,73 +123,14 @@ fn lock(bucket: &Mutex<TokenBucket>) -> std::sync::MutexGuard<'_, TokenBucket> {
     bucket.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// `capacity` tokens, refilled at `per_second`; a send takes one.
-#[derive(Debug)]
-struct TokenBucket {
-    capacity: f64,
-    per_second: f64,
-    tokens: f64,
-    last: Instant,
-}
-
-impl TokenBucket {
-    fn new(per_second: u32, capacity: u32, now: Instant) -> Self {
-        Self {
-            capacity: f64::from(capacity),
-            per_second: f64::from(per_second),
-            tokens: f64::from(capacity),
-            last: now,
-        }
-    }
-
-    fn refill(&mut self, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
-        self.last = now.max(self.last);
-    }
-
-    fn try_take(&mut self, now: Instant) -> bool {
-        self.refill(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-
-    /// When the next token arrives, or `None` if one is there now.
-    fn next_token(&mut self, now: Instant) -> Option<Instant> {
-        self.refill(now);
-        if self.tokens >= 1.0 {
-            return None;
-        }
-        let missing = 1.0 - self.tokens;
-        Some(now + Duration::from_secs_f64(missing / self.per_second))
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn id(name: &str) -> ConnectorId {
         ConnectorId::new(name).unwrap()
-    }
-
-    #[test]
-    fn a_bucket_allows_its_burst_then_its_rate() {
-        let t0 = Instant::now();
-        let mut bucket = TokenBucket::new(2, 3, t0);
-        assert!((0..3).all(|_| bucket.try_take(t0)));
-        assert!(!bucket.try_take(t0));
-        assert_eq!(bucket.next_token(t0), Some(t0 + Duration::from_millis(500)));
-        assert!(!bucket.try_take(t0 + Duration::from_millis(400)));
-        assert!(bucket.try_take(t0 + Duration::from_millis(500)));
-        // A long quiet spell refills only up to the burst.
-        let later = t0 + Duration::from_secs(60);
-        assert!((0..3).all(|_| bucket.try_take(later)));
-        assert!(!bucket.try_take(later));
     }
 
     #[test]

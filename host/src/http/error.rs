@@ -36,6 +36,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// Message.
     pub message: String,
+    /// When to try again (`Retry-After`), for 429 and 503.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
@@ -45,6 +47,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -105,6 +108,29 @@ impl IntoResponse for ApiError {
             },
         };
         (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<crate::admission::Refusal> for ApiError {
+    fn from(refusal: crate::admission::Refusal) -> Self {
+        match refusal {
+            crate::admission::Refusal::RateLimited { whose, retry_after } => Self {
+                retry_after: Some(retry_after),
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!("too many webhooks from {whose}; retry after {retry_after:?}"),
+                )
+            },
+            crate::admission::Refusal::Overloaded { retry_after } => Self {
+                retry_after: Some(retry_after),
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "overloaded",
+                    "the host is at its limit of webhooks in progress; retry shortly",
+                )
+            },
+        }
     }
 }
 

@@ -2,10 +2,9 @@
 
 use std::collections::HashMap;
 
-use axum::body::{Body, Bytes};
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use omni_core::ConnectorId;
 
@@ -30,15 +29,13 @@ const HOP_BY_HOP: &[&str] = &[
 pub async fn hook(
     State(app): State<AppState>,
     Path(params): Path<HashMap<String, String>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
-    match handle(app, params, method, uri, headers, body).await {
+    match handle(app, params, request).await {
         Ok(response) => response,
         Err(error) => {
             let too_large = error.status == StatusCode::PAYLOAD_TOO_LARGE;
+            let retry_after = error.retry_after;
             let mut response = error.into_response();
             if too_large {
                 // The rest of the body was never read: close the connection
@@ -47,19 +44,19 @@ pub async fn hook(
                     .headers_mut()
                     .insert(axum::http::header::CONNECTION, HeaderValue::from_static("close"));
             }
+            if let Some(after) = retry_after {
+                // Whole seconds, rounded up: `Retry-After: 0` invites a stampede.
+                let seconds = after.as_millis().div_ceil(1000).max(1);
+                if let Ok(value) = HeaderValue::try_from(seconds.to_string()) {
+                    response.headers_mut().insert(axum::http::header::RETRY_AFTER, value);
+                }
+            }
             response
         }
     }
 }
 
-async fn handle(
-    app: AppState,
-    params: HashMap<String, String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
+async fn handle(app: AppState, params: HashMap<String, String>, request: Request) -> Result<Response, ApiError> {
     let instance = params.get("instance").map(String::as_str).unwrap_or_default();
     let connector = ConnectorId::new(instance)
         .ok()
@@ -75,16 +72,32 @@ async fn handle(
                 ),
             )
         })?;
-    let body = body.map_err(|rejection| {
-        let status = rejection.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
+    // Admit before reading the body, so a flood holds no bodies in memory.
+    let source = request
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    let _admitted = app.admission.admit(source, connector.id()).await.map_err(|refusal| {
+        app.telemetry.webhook(connector.id().as_str(), refusal.code());
+        ApiError::from(refusal)
+    })?;
+    let (parts, body) = request.into_parts();
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
+    let body = axum::body::to_bytes(body, app.max_body_bytes).await.map_err(|error| {
+        let too_large =
+            std::error::Error::source(&error).is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+        if too_large {
             ApiError::new(
-                status,
+                StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 format!("the body is larger than the {}-byte limit", app.max_body_bytes),
             )
         } else {
-            ApiError::new(status, "invalid_body", rejection.body_text())
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                format!("cannot read the body: {error}"),
+            )
         }
     })?;
     let mut request_headers = Vec::with_capacity(headers.len());

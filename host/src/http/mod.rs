@@ -16,7 +16,6 @@ pub mod subscribers;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get};
 use omni_core::Store;
 use tokio::sync::Notify;
@@ -51,6 +50,8 @@ pub struct AppInner {
     pub log: Arc<crate::log_watch::LogWatch>,
     /// How long each integration's `lookup` answers are reused (changed by reloads).
     pub lookup_ttls: Arc<std::sync::RwLock<std::collections::BTreeMap<omni_core::ConnectorId, std::time::Duration>>>,
+    /// Rate limits and the bound on webhooks in progress.
+    pub admission: Arc<crate::admission::Admission>,
     /// Applies config changes live; set once the host serves.
     pub reloader: std::sync::OnceLock<Arc<crate::reload::Reloader>>,
 }
@@ -141,8 +142,7 @@ pub fn router(state: AppState) -> Router {
     let hooks = Router::new()
         .route("/hooks/{instance}", any(hooks::hook))
         .route("/hooks/{instance}/", any(hooks::hook))
-        .route("/hooks/{instance}/{*rest}", any(hooks::hook))
-        .layer(DefaultBodyLimit::max(state.max_body_bytes));
+        .route("/hooks/{instance}/{*rest}", any(hooks::hook));
     Router::new()
         .merge(protected)
         .merge(open)
