@@ -99,7 +99,11 @@ fn the_plugin_template_builds_loads_and_describes_itself() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(text.contains("plugin:      template 0.1.0 (Template SMS)"), "{text}");
-    assert!(text.contains("omni:plugin/connector@0.1.0"), "{text}");
+    let contract = format!(
+        "omni:plugin/connector@{}",
+        omni_host::runtime::bindings::CONTRACT_VERSION
+    );
+    assert!(text.contains(&contract), "built with the SDK's contract: {text}");
 }
 
 #[test]
