@@ -64,7 +64,10 @@ pub type AppState = Arc<AppInner>;
     info(
         title = "Omni API",
         description = "Conversations, persons and replies across every channel. \
-                       Provider webhooks go to /hooks/{connector}/{path} and are answered by the connector plugin."
+                       Provider webhooks go to /hooks/{connector}/{path} and are answered by the connector plugin. \
+                       API tokens have a scope: `read` may GET (outside /v1/admin), `agent` may also reply, update \
+                       conversations, merge and split persons and settle suggestions, `admin` may do everything \
+                       (retries, replays, /v1/admin). A token below a route's scope gets 403 `forbidden`."
     ),
     modifiers(&BearerAuth),
     tags(
