@@ -16,7 +16,7 @@ use std::time::Duration;
 use omni_tests::line::{self, FakeLine};
 use omni_tests::process::OmniProcess;
 
-use crate::scale_out::{USERS, conversations_by_user, message_id, reply_to, settle_and_check, user};
+use crate::scale_out::{USERS, conversations_by_user, deliver_event, message_id, reply_to, settle_and_check, user};
 
 /// Rounds of load that end in a SIGKILL.
 const KILLS: usize = 3;
@@ -111,16 +111,7 @@ async fn sigkill_at_random_points_loses_no_accepted_webhook_and_sends_each_reply
     let mut omni = OmniProcess::start_in(dir.path(), &config).await;
     for _ in 0..USERS {
         let i = next.fetch_add(1, Ordering::SeqCst);
-        assert!(
-            line::post_event(
-                &omni.client,
-                &omni.base,
-                &user(i),
-                &message_id(i),
-                &format!("inbound {i}")
-            )
-            .await
-        );
+        assert!(deliver_event(&omni, i).await, "event {i} refused");
         traffic.accepted.lock().unwrap().push(i);
     }
     let conversations = conversations_by_user(&omni).await;
@@ -153,16 +144,7 @@ async fn sigkill_at_random_points_loses_no_accepted_webhook_and_sends_each_reply
     // those before dying must not appear twice.
     let unanswered = std::mem::take(&mut *traffic.unanswered.lock().unwrap());
     for i in unanswered {
-        assert!(
-            line::post_event(
-                &omni.client,
-                &omni.base,
-                &user(i),
-                &message_id(i),
-                &format!("inbound {i}")
-            )
-            .await
-        );
+        assert!(deliver_event(&omni, i).await, "event {i} refused");
         traffic.accepted.lock().unwrap().push(i);
     }
     let accepted = traffic.accepted.lock().unwrap().clone();
